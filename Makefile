@@ -1,0 +1,35 @@
+# The two set-up commands of the README. Each creates .venv when missing,
+# installs what it needs once (a stamp file tracks pyproject.toml), then runs.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+EDGELSTM := $(VENV)/bin/edgelstm
+STAMP := $(VENV)/.edgelstm-dev-installed
+# pip's notes about this machine's local package mirrors are noise, not news.
+QUIET_PIP := grep -v -e '^WARNING: Location' -e '^$$' || true
+DEMO := out/demo
+
+.PHONY: demo test test-pi install clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml Makefile
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@echo "installing edgelstm[dev] into $(VENV) (first time: about 2 minutes)"
+	@$(PY) -m pip install -q -e '.[dev]' 2>&1 | $(QUIET_PIP)
+	@# tf_keras is the only route to TFLite's fused LSTM (and so to full int8); its
+	@# package metadata would pull the full tensorflow wheel over tensorflow-cpu.
+	@$(PY) -m pip install -q --no-deps 'tf-keras==2.21.0' 2>&1 | $(QUIET_PIP)
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(EDGELSTM) train --data synthetic --out $(DEMO)/run --force
+	$(EDGELSTM) evaluate $(DEMO)/run --data synthetic
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+clean:
+	rm -rf out .pytest_cache

@@ -1,0 +1,70 @@
+"""`edgelstm env`: the facts a bug report or a benchmark record needs."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import json
+import os
+import platform
+import sys
+from typing import Any
+
+from edgelstm import __version__
+
+# Distributions that change how models train, convert or run.
+LIBRARIES = ("numpy", "tensorflow", "tensorflow-cpu", "keras", "tf-keras", "tf2onnx", "onnx", "onnxruntime",
+             "ai-edge-litert", "tflite-runtime", "protobuf", "psutil", "matplotlib")
+
+
+def library_versions() -> dict[str, str]:
+    """Installed versions of the relevant distributions, read without importing them."""
+    versions = {}
+    for name in LIBRARIES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                key, _, value = line.partition(":")
+                if key.strip() in ("model name", "Model", "Hardware"):
+                    return value.strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def environment() -> dict[str, Any]:
+    return {
+        "edgelstm": __version__,
+        "python": sys.version.split()[0],
+        "implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "cpu": cpu_model(),
+        "cores": os.cpu_count(),
+        "libraries": library_versions(),
+    }
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+
+
+def run(args: argparse.Namespace) -> int:
+    info = environment()
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    for key, value in info.items():
+        if key != "libraries":
+            print(f"{key:<15} {value}")
+    for name, version in info["libraries"].items():
+        print(f"  {name:<13} {version}")
+    return 0

@@ -1,0 +1,85 @@
+"""The `edgelstm` command: one entry point, one verb per stage.
+
+Every verb lives in a small module exposing `configure(parser)` and
+`run(args) -> int`. Those modules import nothing heavy at import time, so
+`edgelstm --help` and `edgelstm env` start fast; TensorFlow is imported inside
+`run` of the verbs that need it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from typing import Sequence
+
+from edgelstm import __version__
+
+# verb -> (module holding configure/run, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "train": ("edgelstm.train.cli", "train the LSTM classifier into a run directory"),
+    "evaluate": ("edgelstm.train.cli_evaluate", "accuracy, loss and confusion matrix of a run on labelled data"),
+    "export": ("edgelstm.export.cli", "convert a run to TFLite and ONNX variants in one checked bundle"),
+    "verify": ("edgelstm.runtime.cli_verify", "check every variant of a bundle against its golden outputs on this device"),
+    "predict": ("edgelstm.runtime.cli_predict", "classify raw texts with a bundle"),
+    "bench": ("edgelstm.benchmarks.cli", "latency, throughput, memory, size and accuracy of a bundle's variants"),
+    "env": ("edgelstm.envinfo", "print Python, platform, CPU and library versions (for bug reports)"),
+}
+
+EPILOG = """examples:
+  edgelstm train --data synthetic --out runs/demo
+  edgelstm train --data ../shared/data/imdb/imdb_train.csv.gz --out runs/imdb
+  edgelstm export runs/demo --out bundles/demo
+  edgelstm verify bundles/demo
+  edgelstm predict bundles/demo "a quietly wonderful film"
+  edgelstm bench bundles/demo --out bench/
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="edgelstm",
+        description="Train, export and run an LSTM text classifier on edge devices.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"edgelstm {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    verbs = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module_name, help_text) in COMMANDS.items():
+        sub = verbs.add_parser(name, help=help_text, description=help_text)
+        sub.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show full tracebacks on errors")
+        module = importlib.import_module(module_name)
+        module.configure(sub)
+        sub.set_defaults(_module=module_name)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 2
+    module = importlib.import_module(args._module)
+    try:
+        return int(module.run(args) or 0)
+    except KeyboardInterrupt:
+        print("edgelstm: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:  # noqa: BLE001 - the one place errors become exit codes
+        return report_error(error, debug=getattr(args, "debug", False))
+
+
+def report_error(error: BaseException, *, debug: bool) -> int:
+    """Print one clear line for a user error; a traceback only with --debug or for bugs."""
+    from edgelstm.runtime.errors import EdgeLSTMError
+
+    if debug:
+        raise error
+    if isinstance(error, EdgeLSTMError):
+        print(f"edgelstm: error: {error}", file=sys.stderr)
+        return error.exit_code
+    print(f"edgelstm: internal error: {type(error).__name__}: {error}", file=sys.stderr)
+    print("edgelstm: run again with --debug for the traceback, and report it with `edgelstm env`", file=sys.stderr)
+    return 1

@@ -1,0 +1,1 @@
+"""One file per interpreter behind the interface in `base.py`."""

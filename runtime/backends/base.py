@@ -1,0 +1,65 @@
+"""The one small interface every backend implements, and the registry of them.
+
+A backend runs one exported model file on one interpreter. It is created from
+a path that the bundle loader has already checked, so nothing native parses
+an unverified file. Backends import their interpreter inside `__init__`, so
+listing them costs nothing and a missing package becomes a clear error.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from edgelstm.runtime.errors import BackendUnavailableError
+
+
+class Backend(Protocol):
+    name: str
+
+    def predict_ids(self, ids: np.ndarray) -> np.ndarray:
+        """int32 ids [n, maxlen] -> float32 probabilities of label 1, shape [n]."""
+
+    def close(self) -> None:
+        """Release the interpreter; the backend is unusable afterwards."""
+
+
+# name -> (module in edgelstm.runtime.backends, package that must be importable, pip extra)
+BACKENDS: dict[str, tuple[str, str, str]] = {
+    "litert": ("litert", "ai_edge_litert", "edgelstm[litert]"),
+    "tflite-runtime": ("tflite_runtime", "tflite_runtime", "edgelstm[tflite-runtime]"),
+    "onnxruntime": ("onnxruntime", "onnxruntime", "edgelstm[onnx]"),
+    "numpy": ("numpy_lstm", "numpy", "edgelstm"),
+}
+# Which backends can run which model format, best first for `auto`.
+FORMAT_BACKENDS: dict[str, tuple[str, ...]] = {
+    "tflite": ("litert", "tflite-runtime"),
+    "onnx": ("onnxruntime",),
+}
+
+
+def is_installed(backend: str) -> bool:
+    return importlib.util.find_spec(BACKENDS[backend][1]) is not None
+
+
+def installed_backends() -> list[str]:
+    return [name for name in BACKENDS if is_installed(name)]
+
+
+def backend_class(backend: str) -> Any:
+    if backend not in BACKENDS:
+        raise BackendUnavailableError(f"unknown backend {backend!r}: accepted are auto, {', '.join(BACKENDS)}")
+    module_name, package, extra = BACKENDS[backend]
+    if not is_installed(backend):
+        raise BackendUnavailableError(f"backend {backend!r} needs the package {package}, which is not installed: "
+                                      f"pip install '{extra}'")
+    module = importlib.import_module(f"edgelstm.runtime.backends.{module_name}")
+    return module.BACKEND
+
+
+def open_backend(backend: str, model_path: Path, entry: dict[str, Any], *, threads: int | None = None) -> Backend:
+    return backend_class(backend)(model_path, entry, threads=threads)

@@ -1,0 +1,80 @@
+"""Parity figures of one variant's probabilities against the Keras reference."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from edgelstm.runtime.tolerances import LABEL_THRESHOLD, TOLERANCES, Tolerance
+
+
+@dataclass
+class Parity:
+    n: int
+    max_abs_diff: float
+    mean_abs_diff: float
+    label_agreement: float
+    accuracy: float | None  # percent, when true labels are known
+    reference_accuracy: float | None
+    accuracy_drop: float | None  # percentage points, positive = worse than Keras
+    non_finite: int
+    failures: list[str]
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "passed": self.passed}
+
+
+def compare(probs: np.ndarray, reference: np.ndarray, *, variant: str,
+            labels: np.ndarray | None = None, tolerance: Tolerance | None = None) -> Parity:
+    """Figures of `probs` against `reference` (both [n] probabilities) and the bound failures."""
+    tolerance = tolerance or TOLERANCES[variant]
+    probs = np.asarray(probs, dtype=np.float64).reshape(-1)
+    reference = np.asarray(reference, dtype=np.float64).reshape(-1)
+    finite = np.isfinite(probs)
+    diff = np.abs(np.where(finite, probs, np.inf) - reference)
+    agree = float(np.mean((probs >= LABEL_THRESHOLD) == (reference >= LABEL_THRESHOLD))) if len(probs) else 1.0
+    accuracy = reference_accuracy = drop = None
+    if labels is not None and len(labels):
+        labels = np.asarray(labels).reshape(-1)
+        accuracy = 100.0 * float(np.mean((probs >= LABEL_THRESHOLD) == labels))
+        reference_accuracy = 100.0 * float(np.mean((reference >= LABEL_THRESHOLD) == labels))
+        drop = reference_accuracy - accuracy
+    parity = Parity(n=len(probs), max_abs_diff=float(diff.max()) if len(diff) else 0.0,
+                    mean_abs_diff=float(diff.mean()) if len(diff) else 0.0, label_agreement=agree,
+                    accuracy=accuracy, reference_accuracy=reference_accuracy, accuracy_drop=drop,
+                    non_finite=int((~finite).sum()), failures=[])
+    parity.failures = _failures(parity, tolerance)
+    return parity
+
+
+def _failures(p: Parity, t: Tolerance) -> list[str]:
+    failures = []
+    if p.non_finite:
+        failures.append(f"{p.non_finite} outputs are NaN or infinite")
+    if t.max_abs_diff is not None and p.max_abs_diff > t.max_abs_diff:
+        failures.append(f"max |dp| {p.max_abs_diff:.3g} > {t.max_abs_diff:.3g}")
+    if p.label_agreement < t.min_label_agreement:
+        failures.append(f"label agreement {100 * p.label_agreement:.2f}% < {100 * t.min_label_agreement:.2f}%")
+    if p.accuracy_drop is not None and p.accuracy_drop > t.max_accuracy_drop + 1e-9:
+        failures.append(f"accuracy drop {p.accuracy_drop:.2f} points > {t.max_accuracy_drop:.2f}")
+    return failures
+
+
+def format_table(rows: dict[str, Parity]) -> str:
+    """A fixed-width table of every variant's figures beside its bounds."""
+    header = f"{'variant':<15} {'n':>5} {'max|dp|':>9} {'bound':>8} {'mean|dp|':>9} {'agree%':>7} {'bound':>6} {'acc%':>6} {'drop':>6} {'NaN':>4}  status"
+    lines = [header, "-" * len(header)]
+    for name, p in rows.items():
+        t = TOLERANCES[name]
+        bound = f"{t.max_abs_diff:.0e}" if t.max_abs_diff is not None else "-"
+        acc = f"{p.accuracy:.2f}" if p.accuracy is not None else "-"
+        drop = f"{p.accuracy_drop:+.2f}" if p.accuracy_drop is not None else "-"
+        status = "ok" if p.passed else "FAIL: " + "; ".join(p.failures)
+        lines.append(f"{name:<15} {p.n:>5} {p.max_abs_diff:>9.2e} {bound:>8} {p.mean_abs_diff:>9.2e} "
+                     f"{100 * p.label_agreement:>7.2f} {100 * t.min_label_agreement:>6.1f} {acc:>6} {drop:>6} {p.non_finite:>4}  {status}")
+    return "\n".join(lines)
