@@ -31,5 +31,11 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest
 
+# The runtime on a Raspberry Pi's userland (Debian bookworm arm64, Python 3.11) under qemu
+# user-mode emulation: needs root; about 3 minutes cold, caches in .pi-root/ and .cache/pi/.
+# Writes the compatibility matrix to out/pi/compatibility.md.
+test-pi: $(STAMP)
+	$(PY) scripts/pi/pi_test.py
+
 clean:
 	rm -rf out .pytest_cache

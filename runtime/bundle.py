@@ -1,6 +1,6 @@
 """Read and check a bundle: the contract between export and runtime.
 
-Layout and manifest fields are documented in docs/bundle.md. Everything a
+Layout and manifest fields are documented in docs/contracts.md. Everything a
 device needs to trust a bundle happens here, in pure Python, before any native
 interpreter parses a model file: the schema version is known, the manifest
 lists every file, and every file's size and sha256 match.
@@ -80,6 +80,23 @@ class Bundle:
         if name not in self.manifest["files"]:
             raise BundleError(f"bundle {self.root}: {name} is not listed in {MANIFEST}")
         return self.root / name
+
+    def read_checked(self, name: str) -> bytes:
+        """A listed file's bytes, checked against the manifest's size and sha256 as read.
+
+        Interpreters are handed these bytes, not the path, so what they parse is
+        exactly what was checked, even if the file changes on disk after `open`.
+        """
+        path = self.path(name)
+        record = self.manifest["files"][name]
+        try:
+            data = path.read_bytes()
+        except OSError as error:
+            raise BundleError(f"cannot read bundle file {name}: {error}") from None
+        if len(data) != record.get("bytes") or hashlib.sha256(data).hexdigest() != record.get("sha256"):
+            raise BundleError(f"bundle file {name} changed since it was checked: it no longer matches its "
+                              f"size and sha256 in {MANIFEST}; re-export the bundle")
+        return data
 
     def golden(self) -> dict[str, np.ndarray]:
         with np.load(self.path(GOLDEN), allow_pickle=False) as data:

@@ -1,9 +1,197 @@
-"""Placeholder until this verb is built."""
+"""`edgelstm predict BUNDLE TEXT...`: classify raw texts from the command line, stdin or a file.
+
+Input streams through in chunks of --batch-size texts: read a chunk, classify it,
+write one line per text, so memory stays bounded for a file of any length. A
+file (or stdin) holds one text per line, or JSON lines with a "text" field (an
+"id" field is copied to the output); blank lines are skipped, and JSON output
+carries each text's line number so results join back to their input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import sys
+from typing import BinaryIO, Iterable, Iterator, NamedTuple, TextIO
+
+from edgelstm.runtime.backends.base import BACKENDS
+
+# One line is read whole; a longer one is refused rather than exhausting memory.
+MAX_LINE_BYTES = 64 * 1024 * 1024
+DEFAULT_BATCH = 256
+PREVIEW_CHARS = 60
+FORMATS = ("auto", "lines", "jsonl")
+
+EXAMPLES = """examples:
+  edgelstm predict bundles/demo "a quietly wonderful film" "two hours I will not get back"
+  edgelstm predict bundles/demo --input reviews.txt --json > predictions.jsonl
+  cat reviews.jsonl | edgelstm predict bundles/demo - --backend numpy
+"""
 
 
-def configure(parser):
-    pass
+class Record(NamedTuple):
+    line: int | None  # 1-based line in the input; None for texts given as arguments
+    text: str
+    id: object = None
 
 
-def run(args):
-    raise NotImplementedError("not built yet")
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = EXAMPLES
+    parser.add_argument("bundle", help="bundle folder written by `edgelstm export`")
+    parser.add_argument("texts", nargs="*", metavar="TEXT", help="texts to classify; '-' reads them from stdin")
+    parser.add_argument("--input", metavar="FILE", help="read texts from FILE ('-' for stdin), one per line or JSON lines")
+    parser.add_argument("--format", choices=FORMATS, default="auto",
+                        help="input format of FILE/stdin; auto: JSON lines if the first line is a JSON object with \"text\"")
+    parser.add_argument("--json", action="store_true", help="write one JSON object per text")
+    parser.add_argument("--variant", help="variant to run (default: the bundle's default_variant)")
+    parser.add_argument("--backend", default="auto", help=f"auto (default), {', '.join(BACKENDS)}")
+    parser.add_argument("--threads", type=int, default=None, help="interpreter threads (default: the interpreter's)")
+    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH, help=f"texts per chunk (default {DEFAULT_BATCH})")
+    parser.add_argument("--verbose", action="store_true", help="say on stderr which variant and backend run")
+
+
+def run(args: argparse.Namespace) -> int:
+    from edgelstm.runtime.classifier import Classifier
+    from edgelstm.runtime.errors import ConfigError
+
+    source = _source(args)
+    if args.batch_size < 1:
+        raise ConfigError(f"--batch-size must be >= 1, got {args.batch_size}")
+    with Classifier.load(args.bundle, variant=args.variant, backend=args.backend, threads=args.threads) as classifier:
+        if args.verbose:
+            print(f"edgelstm: {classifier.variant} on {classifier.backend_name}", file=sys.stderr)
+        # Someone typing lines gets each answer at once rather than after a full chunk.
+        batch = 1 if source == STDIN and _interactive(sys.stdin.buffer) else args.batch_size
+        try:
+            for chunk in _chunks(_records(args, source), batch):
+                _write(sys.stdout, chunk, classifier.predict([record.text for record in chunk]), as_json=args.json)
+        except BrokenPipeError:
+            _silence_stdout()  # `| head` closed the pipe: stop quietly, as Unix tools do
+    return 0
+
+
+STDIN = "-"
+
+
+def _source(args: argparse.Namespace) -> str | None:
+    """Where texts stream from: STDIN, a file path, or None when they are all arguments."""
+    from edgelstm.runtime.errors import ConfigError
+
+    dashes = args.texts.count(STDIN)
+    if dashes and args.input:
+        raise ConfigError("give either '-' or --input, not both")
+    if dashes > 1:
+        raise ConfigError("'-' (stdin) may be given once")
+    if not args.texts and not args.input:
+        raise ConfigError("no texts: give them as arguments, '-' to read stdin, or --input FILE")
+    if dashes or args.input == STDIN:
+        return STDIN
+    if args.input and not os.access(args.input, os.R_OK):
+        raise ConfigError(f"cannot read --input {args.input}: no such readable file")
+    return args.input
+
+
+def _interactive(stream: BinaryIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _records(args: argparse.Namespace, source: str | None) -> Iterator[Record]:
+    """Texts in order: arguments before '-', the stream, arguments after it."""
+    cut = args.texts.index(STDIN) if STDIN in args.texts else len(args.texts)
+    yield from (Record(None, text) for text in args.texts[:cut])
+    if source == STDIN:
+        yield from read_records(sys.stdin.buffer, fmt=args.format, name="stdin")
+    elif source is not None:
+        with open(source, "rb") as stream:
+            yield from read_records(stream, fmt=args.format, name=source)
+    yield from (Record(None, text) for text in args.texts[cut + 1:])
+
+
+def read_records(stream: BinaryIO, *, fmt: str = "auto", name: str = "input") -> Iterator[Record]:
+    """Texts of a byte stream, line by line; JSON lines when `fmt` says so or auto-detects it."""
+    for number, raw in enumerate(_lines(stream, name), start=1):
+        line = _decode(raw, name, number)
+        if not line.strip():
+            continue
+        if fmt == "auto":
+            fmt = "jsonl" if _looks_like_jsonl(line) else "lines"
+        yield _json_record(line, name, number) if fmt == "jsonl" else Record(number, line)
+
+
+def _lines(stream: BinaryIO, name: str) -> Iterator[bytes]:
+    from edgelstm.runtime.errors import InputError
+
+    while raw := stream.readline(MAX_LINE_BYTES + 1):
+        if len(raw) > MAX_LINE_BYTES:
+            raise InputError(f"{name}: a line is longer than {MAX_LINE_BYTES // (1024 * 1024)} MiB; "
+                             "give one text per line")
+        yield raw
+
+
+def _decode(raw: bytes, name: str, number: int) -> str:
+    from edgelstm.runtime.errors import InputError
+
+    try:
+        return raw.decode("utf-8").rstrip("\r\n")
+    except UnicodeDecodeError as error:
+        raise InputError(f"{name} line {number} is not UTF-8 ({error.reason} at byte {error.start}): "
+                         "convert the file to UTF-8, e.g. iconv -t utf-8") from None
+
+
+def _looks_like_jsonl(line: str) -> bool:
+    if not line.lstrip().startswith("{"):
+        return False
+    try:
+        value = json.loads(line)
+    except json.JSONDecodeError:
+        return False
+    return isinstance(value, dict) and "text" in value
+
+
+def _json_record(line: str, name: str, number: int) -> Record:
+    from edgelstm.runtime.errors import InputError
+
+    try:
+        value = json.loads(line)
+    except json.JSONDecodeError as error:
+        raise InputError(f"{name} line {number} is not JSON ({error.msg}); use --format lines for plain text") from None
+    if not isinstance(value, dict) or not isinstance(value.get("text"), str):
+        raise InputError(f"{name} line {number}: expected a JSON object with a string field \"text\"")
+    return Record(number, value["text"], value.get("id"))
+
+
+def _chunks(records: Iterable[Record], size: int) -> Iterator[list[Record]]:
+    iterator = iter(records)
+    while chunk := list(itertools.islice(iterator, size)):
+        yield chunk
+
+
+def _write(out: TextIO, records: list[Record], predictions: list, *, as_json: bool) -> None:
+    for record, prediction in zip(records, predictions):
+        if as_json:
+            row = {"label": prediction.label, "label_id": prediction.label_id,
+                   "probability": round(prediction.probability, 6), "score": round(prediction.score, 6)}
+            if record.line is not None:
+                row["line"] = record.line
+            if record.id is not None:
+                row["id"] = record.id
+            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+        else:
+            out.write(f"{prediction.label}\t{prediction.probability:.4f}\t{_preview(record.text)}\n")
+    out.flush()
+
+
+def _preview(text: str) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= PREVIEW_CHARS else flat[:PREVIEW_CHARS - 3] + "..."
+
+
+def _silence_stdout() -> None:
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())

@@ -31,7 +31,11 @@ class Parity:
 
 def compare(probs: np.ndarray, reference: np.ndarray, *, variant: str,
             labels: np.ndarray | None = None, tolerance: Tolerance | None = None) -> Parity:
-    """Figures of `probs` against `reference` (both [n] probabilities) and the bound failures."""
+    """Figures of `probs` against `reference` (both [n] probabilities) and the bound failures.
+
+    `labels`: true labels, -1 for rows without one (golden.npz's edge cases); accuracy
+    is computed on the labelled rows only, probabilities and agreement on all rows.
+    """
     tolerance = tolerance or TOLERANCES[variant]
     probs = np.asarray(probs, dtype=np.float64).reshape(-1)
     reference = np.asarray(reference, dtype=np.float64).reshape(-1)
@@ -39,10 +43,11 @@ def compare(probs: np.ndarray, reference: np.ndarray, *, variant: str,
     diff = np.abs(np.where(finite, probs, np.inf) - reference)
     agree = float(np.mean((probs >= LABEL_THRESHOLD) == (reference >= LABEL_THRESHOLD))) if len(probs) else 1.0
     accuracy = reference_accuracy = drop = None
-    if labels is not None and len(labels):
-        labels = np.asarray(labels).reshape(-1)
-        accuracy = 100.0 * float(np.mean((probs >= LABEL_THRESHOLD) == labels))
-        reference_accuracy = 100.0 * float(np.mean((reference >= LABEL_THRESHOLD) == labels))
+    labelled = np.asarray(labels).reshape(-1) >= 0 if labels is not None else None
+    if labelled is not None and labelled.any():
+        known = np.asarray(labels).reshape(-1)[labelled]
+        accuracy = 100.0 * float(np.mean((probs[labelled] >= LABEL_THRESHOLD) == known))
+        reference_accuracy = 100.0 * float(np.mean((reference[labelled] >= LABEL_THRESHOLD) == known))
         drop = reference_accuracy - accuracy
     parity = Parity(n=len(probs), max_abs_diff=float(diff.max()) if len(diff) else 0.0,
                     mean_abs_diff=float(diff.mean()) if len(diff) else 0.0, label_agreement=agree,
@@ -65,16 +70,24 @@ def _failures(p: Parity, t: Tolerance) -> list[str]:
     return failures
 
 
+FIGURES_HEADER = (f"{'n':>5} {'max|dp|':>9} {'bound':>8} {'mean|dp|':>9} {'agree%':>7} {'bound':>6} "
+                  f"{'acc%':>6} {'drop':>6} {'NaN':>4}  status")
+
+
+def format_figures(variant: str, p: Parity) -> str:
+    """One row's figures beside the variant's bounds, aligned under FIGURES_HEADER."""
+    t = TOLERANCES[variant]
+    bound = f"{t.max_abs_diff:.0e}" if t.max_abs_diff is not None else "-"
+    acc = f"{p.accuracy:.2f}" if p.accuracy is not None else "-"
+    drop = f"{p.accuracy_drop:+.2f}" if p.accuracy_drop is not None else "-"
+    status = "ok" if p.passed else "FAIL: " + "; ".join(p.failures)
+    return (f"{p.n:>5} {p.max_abs_diff:>9.2e} {bound:>8} {p.mean_abs_diff:>9.2e} {100 * p.label_agreement:>7.2f} "
+            f"{100 * t.min_label_agreement:>6.1f} {acc:>6} {drop:>6} {p.non_finite:>4}  {status}")
+
+
 def format_table(rows: dict[str, Parity]) -> str:
     """A fixed-width table of every variant's figures beside its bounds."""
-    header = f"{'variant':<15} {'n':>5} {'max|dp|':>9} {'bound':>8} {'mean|dp|':>9} {'agree%':>7} {'bound':>6} {'acc%':>6} {'drop':>6} {'NaN':>4}  status"
+    header = f"{'variant':<15} {FIGURES_HEADER}"
     lines = [header, "-" * len(header)]
-    for name, p in rows.items():
-        t = TOLERANCES[name]
-        bound = f"{t.max_abs_diff:.0e}" if t.max_abs_diff is not None else "-"
-        acc = f"{p.accuracy:.2f}" if p.accuracy is not None else "-"
-        drop = f"{p.accuracy_drop:+.2f}" if p.accuracy_drop is not None else "-"
-        status = "ok" if p.passed else "FAIL: " + "; ".join(p.failures)
-        lines.append(f"{name:<15} {p.n:>5} {p.max_abs_diff:>9.2e} {bound:>8} {p.mean_abs_diff:>9.2e} "
-                     f"{100 * p.label_agreement:>7.2f} {100 * t.min_label_agreement:>6.1f} {acc:>6} {drop:>6} {p.non_finite:>4}  {status}")
+    lines += [f"{name:<15} {format_figures(name, p)}" for name, p in rows.items()]
     return "\n".join(lines)

@@ -17,6 +17,13 @@ construction. Two kinds, both saved as `tokenizer.json`:
 Both then pad and truncate at the front, like Keras' ``pad_sequences``
 defaults: a long text keeps its last ``maxlen`` tokens, a short one is
 preceded by padding ids.
+
+Since only ``maxlen`` tokens survive truncation, a long text is read from the
+kept end in growing windows until enough tokens are found: the result is the
+same as tokenizing it whole, in time and memory bounded by ``MAX_SCAN_CHARS``
+however long the text. A text whose last (first, with ``truncating="post"``)
+``MAX_SCAN_CHARS`` characters hold fewer than ``maxlen`` tokens is read from
+that many characters only.
 """
 
 from __future__ import annotations
@@ -39,6 +46,11 @@ PADDING_ID = 0
 VOCAB_OOV_ID = 1
 KERAS_START_ID, KERAS_OOV_ID, KERAS_INDEX_FROM = 1, 2, 3
 PADDING_SIDES = ("pre", "post")
+
+# Long texts are read in windows of this many characters per kept token, growing
+# 4x, and never more than MAX_SCAN_CHARS characters: the memory bound of one text.
+WINDOW_CHARS_PER_TOKEN = 16
+MAX_SCAN_CHARS = 4 * 1024 * 1024
 
 _BR_TAG = re.compile(r"<br\s*/?>", re.IGNORECASE)
 _KERAS_PUNCTUATION = str.maketrans({c: " " for c in string.punctuation.replace("'", "") + "\t\n"})
@@ -114,11 +126,50 @@ class Tokenizer:
         return cls(kind="keras-imdb", maxlen=maxlen, vocab_size=num_words, word_index=dict(word_index))
 
     def tokens_to_ids(self, text: str) -> list[int]:
-        """Ids of one text before padding (its real length)."""
+        """Ids of one whole text before padding and truncation."""
+        words = standardize(text) if self.kind == "vocab" else keras_imdb_words(text)
+        return self._word_ids(words, start=True)
+
+    def kept_ids(self, text: str) -> list[int]:
+        """The ids of `text` that survive truncation to ``maxlen``, reading no more of it than needed."""
+        size = min(WINDOW_CHARS_PER_TOKEN * self.maxlen, MAX_SCAN_CHARS)
+        while size < len(text):
+            ids = self._window_ids(text, size, enough_only=size < MAX_SCAN_CHARS)
+            if ids is not None:
+                return ids
+            size = min(4 * size, MAX_SCAN_CHARS)
+        return self._truncate(self.tokens_to_ids(text))
+
+    def _truncate(self, ids: list[int]) -> list[int]:
+        if len(ids) <= self.maxlen:
+            return ids
+        return ids[-self.maxlen:] if self.truncating == "pre" else ids[:self.maxlen]
+
+    def _window_ids(self, text: str, size: int, *, enough_only: bool) -> list[int] | None:
+        """Ids from the kept end's `size` characters, or None if they hold fewer than ``maxlen``.
+
+        The word at the window's edge is dropped unless whitespace lies just outside
+        the edge, so every word left is whole and the same as in the full text.
+        """
+        pre = self.truncating == "pre"
+        window = text[-size:] if pre else text[:size]
+        words = standardize(window) if self.kind == "vocab" else keras_imdb_words(window)
+        if not self._separates(text[-size - 1] if pre else text[size]):
+            words = words[1:] if pre else words[:-1]
+        ids = self._word_ids(words, start=not pre)
+        if enough_only and len(ids) < self.maxlen:
+            return None
+        return self._truncate(ids)
+
+    def _separates(self, char: str) -> bool:
+        """True when `char` always ends a word, so a window cut beside it cuts no word."""
+        return char.isspace() if self.kind == "vocab" else char in " \t\n"
+
+    def _word_ids(self, words: list[str], *, start: bool) -> list[int]:
         if self.kind == "vocab":
-            return [self._ids.get(word, VOCAB_OOV_ID) for word in standardize(text)]
-        ids = [KERAS_START_ID]
-        for word in keras_imdb_words(text):
+            return [self._ids.get(word, VOCAB_OOV_ID) for word in words]
+        ids = [KERAS_START_ID] if start else []
+        for word in words:
             rank = self.word_index.get(word)
             if rank is not None:  # absent words are dropped, as Keras did
                 token = rank + KERAS_INDEX_FROM
@@ -129,13 +180,13 @@ class Tokenizer:
         """Texts -> int32 array [len(texts), maxlen], padded and truncated at the front."""
         if isinstance(texts, str):
             texts = [texts]
-        rows = [pad_ids(self.tokens_to_ids(_check_text(t, i)), self.maxlen, padding=self.padding, truncating=self.truncating)
+        rows = [pad_ids(self.kept_ids(_check_text(t, i)), self.maxlen, padding=self.padding, truncating=self.truncating)
                 for i, t in enumerate(texts)]
         return np.asarray(rows, dtype=np.int32).reshape(len(rows), self.maxlen)
 
     def lengths(self, texts: Sequence[str]) -> np.ndarray:
         """Real (unpadded, truncated) lengths of texts, for length-aware batching."""
-        return np.asarray([min(len(self.tokens_to_ids(_check_text(t, i))), self.maxlen) for i, t in enumerate(texts)], dtype=np.int32)
+        return np.asarray([len(self.kept_ids(_check_text(t, i))) for i, t in enumerate(texts)], dtype=np.int32)
 
     def to_dict(self) -> dict:
         data = {"format_version": TOKENIZER_FORMAT_VERSION, "kind": self.kind, "maxlen": self.maxlen,

@@ -1,9 +1,10 @@
 """The one small interface every backend implements, and the registry of them.
 
 A backend runs one exported model file on one interpreter. It is created from
-a path that the bundle loader has already checked, so nothing native parses
-an unverified file. Backends import their interpreter inside `__init__`, so
-listing them costs nothing and a missing package becomes a clear error.
+the bytes of a file the bundle loader has already checked (or from a path, for
+scripts), so nothing native parses an unverified file and no file stays open.
+Backends import their interpreter inside `__init__`, so listing them costs
+nothing and a missing package becomes a clear error.
 """
 
 from __future__ import annotations
@@ -20,6 +21,15 @@ from edgelstm.runtime.errors import BackendUnavailableError
 
 class Backend(Protocol):
     name: str
+    # False: the Classifier serializes calls (a TFLite interpreter, shared buffers).
+    thread_safe: bool
+
+    def __init__(self, model: str | Path | bytes, entry: dict[str, Any], *, threads: int | None = None) -> None:
+        """`model`: the checked file's bytes (or its path); `entry`: the manifest's variant entry."""
+
+    @classmethod
+    def unsupported_reason(cls, entry: dict[str, Any]) -> str | None:
+        """Why this backend cannot run the variant `entry` describes, or None; decided before any native code runs."""
 
     def predict_ids(self, ids: np.ndarray) -> np.ndarray:
         """int32 ids [n, maxlen] -> float32 probabilities of label 1, shape [n]."""
@@ -61,5 +71,23 @@ def backend_class(backend: str) -> Any:
     return module.BACKEND
 
 
-def open_backend(backend: str, model_path: Path, entry: dict[str, Any], *, threads: int | None = None) -> Backend:
-    return backend_class(backend)(model_path, entry, threads=threads)
+def open_backend(backend: str, model: Path | bytes, entry: dict[str, Any], *, threads: int | None = None) -> Backend:
+    return backend_class(backend)(model, entry, threads=threads)
+
+
+def candidates(variant: str, entry: dict[str, Any], *, numpy_serves: bool) -> list[str]:
+    """Backends that could run `variant`, best first: its format's interpreters, then numpy
+    when weights.npz serves it (a float32 variant). Not filtered by what is installed."""
+    names = list(FORMAT_BACKENDS.get(entry.get("format", ""), ()))
+    if numpy_serves:
+        names.append("numpy")
+    return names
+
+
+def reason_unsupported(backend: str, entry: dict[str, Any]) -> str | None:
+    """A known reason `backend` (installed) cannot run `entry`, without loading the model."""
+    return backend_class(backend).unsupported_reason(entry)
+
+
+def describe_install(backend: str) -> str:
+    return f"pip install '{BACKENDS[backend][2]}'"

@@ -1,0 +1,67 @@
+"""Timing loops and the summary figures every latency block reports."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any, Callable
+
+# Samples kept in results.json per phase for the distribution plots; the
+# summary figures always use every sample.
+MAX_KEPT_SAMPLES = 2000
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    """Linear-interpolated percentile (numpy's default) of an already sorted list."""
+    if not sorted_values:
+        return math.nan
+    position = (len(sorted_values) - 1) * q / 100.0
+    low = math.floor(position)
+    high = min(low + 1, len(sorted_values) - 1)
+    return sorted_values[low] + (sorted_values[high] - sorted_values[low]) * (position - low)
+
+
+def summarize(samples_s: list[float], *, stopped_by: str | None = None) -> dict[str, Any]:
+    """Latency figures in milliseconds from per-call durations in seconds."""
+    values = sorted(1000.0 * s for s in samples_s)
+    n = len(values)
+    mean = sum(values) / n if n else math.nan
+    std = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1)) if n > 1 else 0.0
+    return {
+        "runs": n,
+        "mean_ms": mean,
+        "std_ms": std,
+        "p50_ms": percentile(values, 50),
+        "p90_ms": percentile(values, 90),
+        "p99_ms": percentile(values, 99),
+        "min_ms": values[0] if n else math.nan,
+        "max_ms": values[-1] if n else math.nan,
+        "stopped_by": stopped_by,
+        # in call order, not sorted: drift over time stays visible
+        "samples_ms": [round(1000.0 * s, 6) for s in samples_s[:MAX_KEPT_SAMPLES]],
+    }
+
+
+def timed_calls(call: Callable[[int], object], *, warmup: int, runs: int, seconds: float,
+                on_progress: Callable[[int, int], None] | None = None) -> tuple[list[float], str]:
+    """Call `call(i)` `warmup` times untimed, then until `runs` calls or `seconds` have passed.
+
+    Returns the per-call durations in seconds and what stopped the loop
+    ("runs" or "seconds"). At least one timed call always happens.
+    """
+    for i in range(warmup):
+        call(i)
+    samples: list[float] = []
+    deadline = time.perf_counter() + seconds
+    stopped_by = "runs"
+    for i in range(runs):
+        start = time.perf_counter()
+        call(warmup + i)
+        end = time.perf_counter()
+        samples.append(end - start)
+        if on_progress is not None:
+            on_progress(i + 1, runs)
+        if end >= deadline and i + 1 < runs:
+            stopped_by = "seconds"
+            break
+    return samples, stopped_by

@@ -1,0 +1,57 @@
+"""Keras model -> ONNX (tf2onnx, one LSTM node) and its dynamic int8 form (onnxruntime).
+
+Runs in a conversion subprocess like the TFLite routes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from edgelstm.export import keras_model
+
+# tf2onnx 1.17's op table stops at 18; 17 loads on onnxruntime >= 1.13 (older devices).
+OPSET = 17
+INPUT_NAME, OUTPUT_NAME, BATCH_AXIS = "ids", "probability", "batch"
+# Signed int8 weights: onnxruntime's default; QUInt8 measured no faster on this x86 CPU.
+WEIGHT_TYPE = "QInt8"
+
+
+def convert(model_path: Path, out: Path) -> dict[str, Any]:
+    """tf2onnx from a tf.function with a [None, maxlen] signature (from_keras fails on Keras 3)."""
+    import tensorflow as tf
+    import tf2onnx
+
+    model = keras_model.load_model(model_path)
+    maxlen = keras_model.architecture(model).maxlen
+    signature = [tf.TensorSpec([None, maxlen], tf.int32, name=INPUT_NAME)]
+    function = tf.function(lambda ids: model(ids, training=False), input_signature=signature)
+    proto, _ = tf2onnx.convert.from_function(function, input_signature=signature, opset=OPSET)
+    _name_interface(proto)
+    _save(proto, out)
+    return {"route": "tf2onnx", "converter": {"tf2onnx": tf2onnx.__version__, "opset": OPSET}}
+
+
+def quantize(source: Path, out: Path) -> dict[str, Any]:
+    """onnxruntime dynamic quantization: the LSTM becomes com.microsoft DynamicQuantizeLSTM."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(str(source), str(out), weight_type=QuantType[WEIGHT_TYPE])
+    return {"route": "ort-quantize-dynamic", "converter": {"weight_type": WEIGHT_TYPE, "source_route": "tf2onnx"}}
+
+
+def _name_interface(proto: Any) -> None:
+    """Name the batch axis and the output for readers of the model (tf2onnx: 'unk__87', 'Identity:0')."""
+    graph = proto.graph
+    for value in list(graph.input) + list(graph.output):
+        value.type.tensor_type.shape.dim[0].dim_param = BATCH_AXIS
+    old = graph.output[0].name
+    for node in graph.node:
+        node.output[:] = [OUTPUT_NAME if name == old else name for name in node.output]
+    graph.output[0].name = OUTPUT_NAME
+
+
+def _save(proto: Any, out: Path) -> None:
+    import onnx
+
+    onnx.save(proto, str(out))

@@ -1,0 +1,96 @@
+"""Keras model -> .tflite by one of the two routes in `edgelstm.export.routes`.
+
+Runs in a conversion subprocess: the converter may segfault (full int8 on the
+WHILE graph does), and that must fail one variant, not the export.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+from edgelstm.export import keras_model
+from edgelstm.export.routes import KERAS3_WHILE, TF_KERAS_FUSED
+
+INPUT_NAME = "ids"
+# A dynamic batch fails ('tf.TensorListReserve' op requires element_shape to be static):
+# every TFLite model here reads one sequence per invocation.
+BATCH = 1
+
+
+def convert(model_path: Path, out: Path, *, route: str, precision: str, calibration_path: Path) -> dict[str, Any]:
+    """Write the .tflite file; returns what the manifest records about how it was made."""
+    model = keras_model.load_model(model_path)
+    arch = keras_model.architecture(model)
+    with tempfile.TemporaryDirectory(prefix="edgelstm-savedmodel-") as scratch:
+        if route == KERAS3_WHILE:
+            converter = _keras3_while(model, arch.maxlen, Path(scratch))
+        elif route == TF_KERAS_FUSED:
+            converter = _tf_keras_fused(model, arch)
+        else:
+            raise ValueError(f"unknown TFLite route {route!r}")
+        settings = _set_precision(converter, precision, calibration_path)
+        out.write_bytes(converter.convert())
+    return {"route": route, "converter": settings}
+
+
+def _keras3_while(model: Any, maxlen: int, scratch: Path) -> Any:
+    """Keras 3's own SavedModel export with a batch-1 signature: the LSTM becomes a WHILE loop."""
+    import tensorflow as tf
+
+    signature = [tf.TensorSpec([BATCH, maxlen], tf.int32, name=INPUT_NAME)]
+    model.export(str(scratch), format="tf_saved_model", input_signature=signature, verbose=False)
+    return tf.lite.TFLiteConverter.from_saved_model(str(scratch))
+
+
+def _tf_keras_fused(model: Any, arch: keras_model.Architecture) -> Any:
+    """The same weights in a tf_keras (Keras 2) rebuild, which converts to one fused LSTM op."""
+    import tensorflow as tf
+    import tf_keras
+
+    layers = tf_keras.layers
+    twin = tf_keras.Sequential([
+        tf_keras.Input((arch.maxlen,), batch_size=BATCH, dtype="int32", name=INPUT_NAME),
+        layers.Embedding(arch.vocab_size, arch.embedding_dim),
+        layers.LSTM(arch.lstm_units, use_bias=arch.use_bias),
+        layers.Dense(1, activation="sigmoid"),
+    ])
+    weights = keras_model.numpy_weights(model)
+    lstm = [weights["lstm_kernel"], weights["lstm_recurrent_kernel"]] + ([weights["lstm_bias"]] if arch.use_bias else [])
+    twin.set_weights([weights["embedding"], *lstm, weights["dense_kernel"], weights["dense_bias"]])
+    return tf.lite.TFLiteConverter.from_keras_model(twin)
+
+
+def _set_precision(converter: Any, precision: str, calibration_path: Path) -> dict[str, Any]:
+    """Configure quantization; returns the settings for the manifest."""
+    import tensorflow as tf
+
+    if precision == "fp32":
+        return {"optimizations": []}
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if precision == "fp16":
+        converter.target_spec.supported_types = [tf.float16]
+        return {"optimizations": ["DEFAULT"], "supported_types": ["float16"]}
+    if precision == "dynint8":
+        return {"optimizations": ["DEFAULT"]}
+    if precision == "int8":
+        calibration = _calibration_ids(calibration_path)
+        converter.representative_dataset = lambda: _one_row_at_a_time(calibration)
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        # Input stays int32 (token ids exceed int8) and output float32 (a probability).
+        return {"optimizations": ["DEFAULT"], "supported_ops": ["TFLITE_BUILTINS_INT8"],
+                "representative_rows": len(calibration), "representative_file": "calibration.npz"}
+    raise ValueError(f"unknown TFLite precision {precision!r}")
+
+
+def _calibration_ids(path: Path) -> np.ndarray:
+    with np.load(path, allow_pickle=False) as data:
+        return data["ids"].astype(np.int32)
+
+
+def _one_row_at_a_time(ids: np.ndarray) -> Iterator[list[np.ndarray]]:
+    for row in range(len(ids)):
+        yield [ids[row:row + BATCH]]

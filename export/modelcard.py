@@ -1,0 +1,84 @@
+"""README.md of a bundle: a model card rendered from its manifest, so the two cannot disagree."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from edgelstm.runtime.tolerances import TOLERANCES
+
+
+def render(manifest: dict[str, Any], bytes_of: dict[str, int]) -> str:
+    """Markdown for a reader deciding whether and how to use this bundle."""
+    task, source = manifest["task"], manifest["source_run"]
+    arch = source["architecture"]
+    accuracy = source.get("validation_accuracy")
+    lines = [
+        f"# {source['name']}: LSTM text classifier",
+        "",
+        f"Binary text classifier ({arch['layers']}; vocabulary {arch['vocab_size']:,}, embedding "
+        f"{arch['embedding_dim']}, {arch['lstm_units']} LSTM units) reading up to {task['maxlen']} tokens. "
+        f"Its output is the {task['output']}: label 1 (`{task['labels'][1]}`) at or above {task['threshold']}, "
+        f"else label 0 (`{task['labels'][0]}`).",
+        "",
+        f"- Trained on: {source['data_fingerprint'].get('source', 'unknown data')}"
+        + (f"; validation accuracy of the Keras model {100 * accuracy:.2f} %" if accuracy is not None else ""),
+        f"- Keras model sha256: `{source['model_sha256']}`",
+        f"- Exported {manifest['created']} by edgelstm {manifest['producer']['edgelstm']}",
+        f"- Default variant: `{manifest['default_variant']}`",
+        "",
+        "## Variants",
+        "",
+        f"Each was run on its device interpreter over {manifest['golden']['count']} texts "
+        f"({manifest['golden']['held_out']} held-out validation texts and {manifest['golden']['edge_cases']} "
+        "edge cases) and compared with the Keras model's probabilities.",
+        "",
+        "| variant | file | KiB | route | max abs diff | bound | labels equal | accuracy drop (points) | status |",
+        "| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | --- |",
+    ]
+    lines += [_variant_row(name, entry, bytes_of) for name, entry in manifest["variants"].items()]
+    lines += _rejected(manifest.get("rejected", {}))
+    lines += _usage(manifest)
+    return "\n".join(lines) + "\n"
+
+
+def _variant_row(name: str, entry: dict[str, Any], bytes_of: dict[str, int]) -> str:
+    parity = entry["parity"]
+    bound = TOLERANCES[name].max_abs_diff
+    drop = parity.get("accuracy_drop")
+    return (f"| `{name}` | {entry['file']} | {bytes_of[entry['file']] / 1024:.1f} | {entry['route']} | "
+            f"{parity['max_abs_diff']:.2e} | {f'{bound:.0e}' if bound is not None else '-'} | "
+            f"{100 * parity['label_agreement']:.2f} % | {f'{drop:+.2f}' if drop is not None else '-'} | "
+            f"{entry['status']} |")
+
+
+def _rejected(rejected: dict[str, dict[str, Any]]) -> list[str]:
+    if not rejected:
+        return []
+    lines = ["", "Not in this bundle (the conversion or its checks failed):", ""]
+    return lines + [f"- `{name}` ({info['route']}, {info['stage']}): {info['error']}" for name, info in rejected.items()]
+
+
+def _usage(manifest: dict[str, Any]) -> list[str]:
+    return [
+        "",
+        "## Using it",
+        "",
+        "```bash",
+        "pip install 'edgelstm[litert]'   # or edgelstm[onnx]; edgelstm alone runs the float32 NumPy backend",
+        "edgelstm verify BUNDLE            # re-run the golden set on this device",
+        'edgelstm predict BUNDLE "a quietly wonderful film"',
+        "```",
+        "",
+        "```python",
+        "from edgelstm.runtime import Classifier",
+        "with Classifier.load(\"BUNDLE\") as classifier:   # the default variant on the best installed backend",
+        "    print(classifier.predict([\"a quietly wonderful film\"]))",
+        "```",
+        "",
+        "TFLite variants read one sequence per call (batch fixed to 1); a variant with",
+        "`reset_variables: true` keeps its LSTM state in variable tensors, so call",
+        "`interpreter.reset_all_variables()` before each sequence. Texts become ids with",
+        f"`tokenizer.json` ({manifest['task']['tokenizer']} tokenizer, padded and truncated at the front).",
+        "`manifest.json` lists every file's sha256, each variant's ops, inputs, outputs and parity figures;",
+        "`golden.npz` holds the evaluation ids with the Keras probabilities.",
+    ]

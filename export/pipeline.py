@@ -1,0 +1,202 @@
+"""`export_run`: a run directory in, a checked bundle out (docs/contracts.md).
+
+This process never imports TensorFlow. The Keras reference, every conversion and
+every check run in child processes (`edgelstm.export.worker`); this one
+orchestrates, gates each variant on parity, and writes the bundle atomically.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from edgelstm.export import manifest as manifest_mod
+from edgelstm.export import modelcard
+from edgelstm.export.evalset import DEFAULT_HELD_OUT, EvalSet, build_eval_set
+from edgelstm.export.jobs import DEFAULT_TIMEOUT, Job, JobFailed, run_job
+from edgelstm.export.routes import resolve_routes
+from edgelstm.export.source import TOKENIZER, Run, read_run
+from edgelstm.export.staging import staging
+from edgelstm.runtime.bundle import GOLDEN, MODEL_CARD, STATUS_FAILED, STATUS_PASSED, WEIGHTS
+from edgelstm.runtime.errors import ExportError
+from edgelstm.runtime.parity import Parity, compare, format_table
+from edgelstm.runtime.variants import VARIANTS, VariantSpec, parse_variants
+
+WORK = "_work"  # scratch inside the staging folder: removed with it on any failure
+Log = Callable[[str], None]
+
+
+@dataclass
+class Outcome:
+    """What became of one variant: an entry for the manifest, or where and why it failed."""
+
+    name: str
+    route: str
+    entry: dict[str, Any] | None = None
+    parity: Parity | None = None
+    stage: str = ""  # "convert" or "check" when no parity could be measured
+    error: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return self.parity is not None and self.parity.passed
+
+
+@dataclass
+class Context:
+    run: Run
+    folder: Path
+    work: Path
+    evalset: EvalSet
+    keras_probs: np.ndarray = field(default_factory=lambda: np.empty(0, np.float32))
+    timeout: float = DEFAULT_TIMEOUT
+    log: Log = print
+
+    @property
+    def eval_ids(self) -> Path:
+        return self.work / "eval_ids.npy"
+
+
+def export_run(run_dir: str | Path, out: str | Path, *, variants: list[str] | None = None,
+               routes: list[str] | None = None, force: bool = False, keep_failed: bool = False,
+               held_out: int = DEFAULT_HELD_OUT, timeout: float = DEFAULT_TIMEOUT, log: Log = print) -> Path:
+    """Export `variants` (default: all) of the run at `run_dir` into the bundle `out`; returns its path.
+
+    Raises ExportError, leaving `out` as it was, when a variant fails and not `keep_failed`.
+    """
+    specs = parse_variants(variants)
+    chosen = resolve_routes(specs, routes)
+    run = read_run(run_dir)
+    target = Path(out)
+    with staging(target, force=force) as folder:
+        ctx = Context(run=run, folder=folder, work=folder / WORK, evalset=build_eval_set(run, held_out=held_out),
+                      timeout=timeout, log=log)
+        ctx.work.mkdir()
+        architecture = _reference(ctx)
+        outcomes = [_export_variant(spec, chosen[spec.name], ctx) for spec in specs]
+        log(summary(outcomes))
+        _gate(outcomes, keep_failed=keep_failed, target=target)
+        _write_bundle(ctx, architecture, outcomes)
+    log(f"bundle written to {target}")
+    return target
+
+
+def _reference(ctx: Context) -> dict[str, Any]:
+    """Keras probabilities on the evaluation set (golden.npz), weights.npz and the tokenizer."""
+    ctx.log(f"evaluation set: {int((~ctx.evalset.edge_case).sum())} held-out texts and "
+            f"{int(ctx.evalset.edge_case.sum())} edge cases; running the Keras model")
+    np.save(ctx.eval_ids, ctx.evalset.ids)
+    probs_path = ctx.work / "keras_probs.npy"
+    job = Job("reference", "reference", {"model": str(ctx.run.model_path), "eval_ids": str(ctx.eval_ids),
+                                         "probs_out": str(probs_path), "weights_out": str(ctx.folder / WEIGHTS)})
+    try:
+        result = run_job(job, ctx.work, timeout=ctx.timeout)
+    except JobFailed as error:
+        raise ExportError(f"cannot run the Keras model {ctx.run.model_path}: {error}") from None
+    if result["architecture"]["maxlen"] != ctx.run.maxlen:
+        raise ExportError(f"{ctx.run.model_path} reads {result['architecture']['maxlen']} tokens but the run's "
+                          f"tokenizer pads to {ctx.run.maxlen}: the run directory is inconsistent; re-run training")
+    ctx.keras_probs = np.load(probs_path)
+    ctx.evalset.save(ctx.folder / GOLDEN, ctx.keras_probs)
+    shutil.copyfile(ctx.run.root / TOKENIZER, ctx.folder / TOKENIZER)
+    return result["architecture"]
+
+
+def _export_variant(spec: VariantSpec, route: str, ctx: Context) -> Outcome:
+    """Convert, inspect, run on the device interpreter, compare with Keras."""
+    outcome = Outcome(spec.name, route)
+    started = time.perf_counter()
+    try:
+        stage = "convert"
+        converted = run_job(_conversion_job(spec, route, ctx), ctx.work, timeout=ctx.timeout)
+        stage = "check"
+        checked = run_job(_check_job(spec, ctx), ctx.work, timeout=ctx.timeout)
+    except JobFailed as error:
+        outcome.stage, outcome.error = stage, str(error)
+    else:
+        if checked["problems"]:
+            outcome.stage, outcome.error = "check", "; ".join(checked["problems"])
+        else:
+            _measure(outcome, spec, converted, checked, ctx)
+    ctx.log(f"{spec.name:<15} {route:<21} {time.perf_counter() - started:6.1f} s  "
+            + ("passed" if outcome.passed else f"FAILED: {outcome.error or '; '.join(outcome.parity.failures)}"))
+    return outcome
+
+
+def _conversion_job(spec: VariantSpec, route: str, ctx: Context) -> Job:
+    params: dict[str, Any] = {"model": str(ctx.run.model_path), "out": str(ctx.folder / spec.filename)}
+    if spec.format == "tflite":
+        params.update(route=route, precision=spec.precision, calibration=str(ctx.run.calibration_path))
+        return Job("tflite", f"convert-{spec.name}", params)
+    if spec.precision == "fp32":
+        return Job("onnx", f"convert-{spec.name}", params)
+    # Quantize this export's onnx-fp32 when it was built, else a float model converted for the purpose.
+    source = ctx.folder / VARIANTS["onnx-fp32"].filename
+    params["source"] = str(source if source.is_file() else ctx.work / "onnx-fp32-source.onnx")
+    return Job("onnx-dynint8", f"convert-{spec.name}", params)
+
+
+def _check_job(spec: VariantSpec, ctx: Context) -> Job:
+    return Job("check", f"check-{spec.name}", {"format": spec.format, "precision": spec.precision,
+                                               "file": str(ctx.folder / spec.filename),
+                                               "eval_ids": str(ctx.eval_ids),
+                                               "probs_out": str(ctx.work / f"probs-{spec.name}.npy")})
+
+
+def _measure(outcome: Outcome, spec: VariantSpec, converted: dict[str, Any], checked: dict[str, Any],
+             ctx: Context) -> None:
+    probs = np.load(ctx.work / f"probs-{spec.name}.npy")
+    outcome.parity = compare(probs, ctx.keras_probs, variant=spec.name, labels=ctx.evalset.labels)
+    outcome.entry = {
+        "file": spec.filename, "format": spec.format, "precision": spec.precision,
+        "description": spec.description, "route": converted["route"], "converter": converted["converter"],
+        **checked["fields"], "bytes": (ctx.folder / spec.filename).stat().st_size,
+        "parity": {**outcome.parity.to_dict(), "backend": checked["backend"]},
+        "status": STATUS_PASSED if outcome.parity.passed else STATUS_FAILED,
+    }
+
+
+def summary(outcomes: list[Outcome]) -> str:
+    """The parity table, then one line per variant that could not be measured."""
+    measured = {o.name: o.parity for o in outcomes if o.parity is not None}
+    lines = [format_table(measured)] if measured else []
+    lines += [f"{o.name:<15} not built: {o.stage} failed ({o.route}): {o.error}" for o in outcomes if o.parity is None]
+    return "\n".join(lines)
+
+
+def _gate(outcomes: list[Outcome], *, keep_failed: bool, target: Path) -> None:
+    failed = [o for o in outcomes if not o.passed]
+    if failed and not keep_failed:
+        names = ", ".join(f"{o.name} ({o.stage + ' failed' if o.error else 'over its parity bound'})" for o in failed)
+        raise ExportError(f"{len(failed)} of {len(outcomes)} variant(s) failed: {names}. Nothing was written to "
+                          f"{target}. Pass --keep-failed to write the bundle anyway (failed variants are marked "
+                          "and never the default), or leave them out with --variants")
+    if not any(o.passed for o in outcomes):
+        raise ExportError(f"no variant passed its checks, so there is no bundle to write to {target}")
+
+
+def _write_bundle(ctx: Context, architecture: dict[str, Any], outcomes: list[Outcome]) -> None:
+    """Drop scratch and unusable files, then the model card, then the manifest (last: it lists the rest)."""
+    shutil.rmtree(ctx.work)
+    rejected = {}
+    for outcome in outcomes:
+        if outcome.entry is None:
+            _remove_model_files(ctx.folder, outcome.name)
+            rejected[outcome.name] = {"route": outcome.route, "stage": outcome.stage, "error": outcome.error}
+    variants = {o.name: o.entry for o in outcomes if o.entry is not None}
+    manifest = manifest_mod.build_manifest(run=ctx.run, evalset=ctx.evalset, architecture=architecture,
+                                           variants=variants, rejected=rejected)
+    sizes = {path.name: path.stat().st_size for path in ctx.folder.iterdir()}
+    (ctx.folder / MODEL_CARD).write_text(modelcard.render(manifest, sizes), encoding="utf-8")
+    manifest_mod.add_files(manifest, ctx.folder)
+    manifest_mod.write_manifest(manifest, ctx.folder)
+
+
+def _remove_model_files(folder: Path, name: str) -> None:
+    for path in folder.glob(f"model-{name}.*"):
+        path.unlink()

@@ -1,0 +1,102 @@
+"""The subprocess side of export: `python -m edgelstm.export.worker JOB.json`.
+
+Each job (the Keras reference, one conversion, one check) runs in its own
+process, so a converter that segfaults or leaks memory takes only that job with
+it. The job file names its inputs and outputs; the worker writes a JSON result
+beside them, {"ok": true, ...} or {"ok": false, "error": "..."}.
+"""
+
+from __future__ import annotations
+
+import faulthandler
+import json
+import sys
+import traceback
+from pathlib import Path
+from typing import Any, Callable
+
+
+def reference(job: dict[str, Any]) -> dict[str, Any]:
+    """Keras probabilities on the evaluation set, and weights.npz for the NumPy backend."""
+    import numpy as np
+
+    from edgelstm.export import keras_model
+
+    model = keras_model.load_model(Path(job["model"]))
+    arch = keras_model.architecture(model)
+    np.save(job["probs_out"], keras_model.predict(model, np.load(job["eval_ids"])))
+    np.savez(job["weights_out"], **keras_model.numpy_weights(model))
+    return {"architecture": arch.to_dict()}
+
+
+def tflite(job: dict[str, Any]) -> dict[str, Any]:
+    from edgelstm.export import convert_tflite
+
+    return convert_tflite.convert(Path(job["model"]), Path(job["out"]), route=job["route"],
+                                  precision=job["precision"], calibration_path=Path(job["calibration"]))
+
+
+def onnx(job: dict[str, Any]) -> dict[str, Any]:
+    from edgelstm.export import convert_onnx
+
+    return convert_onnx.convert(Path(job["model"]), Path(job["out"]))
+
+
+def onnx_dynint8(job: dict[str, Any]) -> dict[str, Any]:
+    """Quantize the onnx-fp32 file of this export, or convert one first when there is none."""
+    from edgelstm.export import convert_onnx
+
+    source = Path(job["source"])
+    if not source.is_file():
+        convert_onnx.convert(Path(job["model"]), source)
+    return convert_onnx.quantize(source, Path(job["out"]))
+
+
+def check(job: dict[str, Any]) -> dict[str, Any]:
+    """Inspect one exported file, then run it through the runtime's own backend for its format,
+    as a device would, with TensorFlow unimportable."""
+    sys.modules["tensorflow"] = None  # type: ignore[assignment]  # proves the device side needs no TF
+    import numpy as np
+
+    from edgelstm.export import inspect_model
+    from edgelstm.runtime.backends.base import open_backend
+
+    path = Path(job["file"])
+    if job["format"] == "tflite":
+        info, keys, backend_name = inspect_model.tflite_info(path), inspect_model.TFLITE_FIELDS, "litert"
+        problems = inspect_model.tflite_problems(info)
+    else:
+        info, keys, backend_name = inspect_model.onnx_info(path), inspect_model.ONNX_FIELDS, "onnxruntime"
+        problems = inspect_model.onnx_problems(info)
+    if problems:  # e.g. never hand a Flex model to an interpreter that cannot run it
+        return {"problems": problems}
+    fields = {key: info[key] for key in keys}
+    entry = {"file": path.name, "format": job["format"], "precision": job["precision"], **fields}
+    backend = open_backend(backend_name, path, entry, threads=1)
+    try:
+        np.save(job["probs_out"], backend.predict_ids(np.load(job["eval_ids"])))
+    finally:
+        backend.close()
+    return {"problems": [], "backend": backend_name, "fields": fields}
+
+
+JOBS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    "reference": reference, "tflite": tflite, "onnx": onnx, "onnx-dynint8": onnx_dynint8, "check": check,
+}
+
+
+def main(argv: list[str]) -> int:
+    faulthandler.enable()  # a converter segfault then leaves a stack in the job log
+    job = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
+    result_path = Path(job["result"])
+    try:
+        result = {"ok": True, **JOBS[job["kind"]](job)}
+    except Exception as error:  # noqa: BLE001 - reported to the parent as this job's failure
+        traceback.print_exc()
+        result = {"ok": False, "error": f"{type(error).__name__}: {error}"}
+    result_path.write_text(json.dumps(result), encoding="utf-8")
+    return 0 if result["ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

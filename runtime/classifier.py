@@ -1,0 +1,294 @@
+"""`Classifier`: a checked bundle plus one backend, turning raw text into labels.
+
+    with Classifier.load("bundles/demo") as classifier:
+        classifier.predict("a quietly wonderful film")  # Prediction(label='pos', ...)
+
+Safe to share between threads: backends that are not thread-safe (TFLite
+interpreters, the numpy backend's buffers) run one call at a time behind a
+lock, and `close()` waits for calls in flight. Results do not depend on how
+calls interleave.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Sequence, overload
+
+import numpy as np
+
+from edgelstm.runtime import selection
+from edgelstm.runtime.backends import base
+from edgelstm.runtime.bundle import Bundle
+from edgelstm.runtime.errors import BackendUnavailableError, BundleError, ConfigError, EdgeLSTMError, InputError
+from edgelstm.runtime.tolerances import LABEL_THRESHOLD
+
+log = logging.getLogger("edgelstm.runtime")
+
+# Texts tokenized and run per pass: bounds memory for a batch of any size.
+CHUNK_TEXTS = 256
+TextLike = str | bytes | bytearray
+
+
+class ClosedError(EdgeLSTMError, RuntimeError):
+    """The classifier was used after close()."""
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One text's result.
+
+    label: name of the predicted label (the manifest's `task.labels`).
+    label_id: its index, 1 when `score >= 0.5`.
+    probability: the model's probability of `label` (so at least 0.5).
+    score: the model's raw output, the probability of label 1.
+    """
+
+    label: str
+    label_id: int
+    probability: float
+    score: float
+
+
+class _CallGate:
+    """Counts calls in flight so close() can wait for them; serializes calls when asked."""
+
+    def __init__(self, serialize: bool) -> None:
+        self._condition = threading.Condition()
+        self._lock = threading.Lock() if serialize else None
+        self._active = 0
+        self.closed = False
+
+    def __enter__(self) -> None:
+        with self._condition:
+            if self.closed:
+                raise ClosedError("this Classifier is closed: load the bundle again to classify")
+            self._active += 1
+        if self._lock is not None:
+            self._lock.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        if self._lock is not None:
+            self._lock.release()
+        with self._condition:
+            self._active -= 1
+            self._condition.notify_all()
+
+    def close(self) -> bool:
+        """Refuse new calls, wait for running ones; True the first time."""
+        with self._condition:
+            first, self.closed = not self.closed, True
+            self._condition.wait_for(lambda: self._active == 0)
+        return first
+
+
+class Classifier:
+    """Classifies raw text with one variant of a bundle on one backend. Build it with `load`.
+
+    One instance may serve many threads (see the module docstring); `close()` or a
+    `with` block releases the interpreter, and no file of the bundle stays open
+    meanwhile: models are read into memory once, after their checksum is checked.
+    """
+
+    def __init__(self, bundle: Bundle, backend: base.Backend, *, variant: str, backend_name: str) -> None:
+        self.bundle = bundle
+        self.variant = variant
+        self.backend_name = backend_name
+        self.tokenizer = bundle.tokenizer
+        self.labels = bundle.labels
+        self._backend: base.Backend | None = backend
+        self._gate = _CallGate(serialize=not getattr(backend, "thread_safe", False))
+
+    @classmethod
+    def load(cls, bundle: str | Path | Bundle, *, variant: str | None = None, backend: str | None = None,
+             threads: int | None = None) -> "Classifier":
+        """Open and check a bundle, choose a variant and backend, and load the model.
+
+        variant: a name from the manifest; None picks `default_variant`, else the
+            first passed variant in `variant_preference` an installed backend runs.
+            A failed variant runs only when named, with a warning.
+        backend: "litert", "tflite-runtime", "onnxruntime", "numpy", or None/"auto"
+            for the best installed one that can run the variant.
+        threads: interpreter threads; None leaves the interpreter's default.
+
+        Every file's size and sha256 are checked, and the model bytes handed to the
+        interpreter are checked again as read. Raises BundleError (bundle unusable),
+        BackendUnavailableError (nothing installed can run it: the message names the
+        pip extra or the variant to use instead) or ConfigError (bad argument).
+        """
+        if threads is not None and (not isinstance(threads, int) or threads < 1):
+            raise ConfigError(f"threads must be None or an int >= 1, got {threads!r}")
+        opened = bundle if isinstance(bundle, Bundle) else Bundle.open(bundle)
+        plan = selection.plan(opened, variant=variant, backend=backend)
+        if variant is not None and not selection.is_passed(opened, variant):
+            warnings.warn(f"variant {variant} has status {opened.variant(variant).get('status')!r} in "
+                          f"{opened.root}: it missed its parity bounds at export", UserWarning, stacklevel=2)
+        return cls._load_first(opened, plan, threads=threads, explicit_backend=backend not in (None, selection.AUTO))
+
+    @classmethod
+    def _load_first(cls, bundle: Bundle, plan: list[selection.Option], *, threads: int | None,
+                    explicit_backend: bool) -> "Classifier":
+        """Load the first option that works; an interpreter refusing a model moves `auto` to the next."""
+        refusals = []
+        for option in plan:
+            try:
+                backend = cls._open(bundle, option, threads)
+            except BackendUnavailableError as error:
+                if explicit_backend:
+                    hint = selection.suggest_instead(bundle, option.backend, exclude=option.variant)
+                    raise BackendUnavailableError(f"{error}{hint}") from None
+                log.info("skipping %s on %s: %s", option.variant, option.backend, error)
+                refusals.append(f"{option.variant} on {option.backend}: {error}")
+                continue
+            if option is not plan[0]:
+                log.info("using %s on %s (%s)", option.variant, option.backend, "; ".join(refusals) or "fallback")
+            return cls(bundle, backend, variant=option.variant, backend_name=option.backend)
+        tried = {option.variant for option in plan}
+        hint = selection.suggest_variants(bundle, exclude=plan[0].variant) if len(tried) == 1 else ""
+        raise BackendUnavailableError("no variant could be loaded here: " + "; ".join(refusals) + hint)
+
+    @staticmethod
+    def _open(bundle: Bundle, option: selection.Option, threads: int | None) -> base.Backend:
+        entry = bundle.variant(option.variant)
+        source = bundle.manifest["weights"]["file"] if option.backend == "numpy" else entry["file"]
+        backend = base.open_backend(option.backend, bundle.read_checked(source), entry, threads=threads)
+        steps = getattr(backend, "maxlen", None)
+        if steps is not None and steps != bundle.tokenizer.maxlen:
+            backend.close()
+            raise BundleError(f"{entry['file']} reads {steps} tokens but tokenizer.json pads to "
+                                          f"{bundle.tokenizer.maxlen}: the bundle is inconsistent; re-export it")
+        return backend
+
+    # --- classification -------------------------------------------------------------------
+
+    @overload
+    def predict(self, texts: TextLike) -> Prediction: ...
+    @overload
+    def predict(self, texts: Iterable[TextLike]) -> list[Prediction]: ...
+
+    def predict(self, texts):
+        """Label and probability of each text; a single text gives one Prediction, a list a list.
+
+        Accepted: str; bytes holding UTF-8; or an iterable of those (list, tuple,
+        generator, numpy array of str). Defined results: an empty list gives [];
+        an empty or punctuation-only text gives the model's output for all padding;
+        a text of any length reads only what survives truncation (see
+        `edgelstm.runtime.tokenizer`). Refused with InputError, naming the position:
+        None, numbers or other non-text values, bytes that are not UTF-8.
+        """
+        single = isinstance(texts, (str, bytes, bytearray))
+        scores = self.predict_proba(texts)
+        results = [self._prediction(float(score)) for score in np.atleast_1d(scores)]
+        return results[0] if single else results
+
+    def _prediction(self, score: float) -> Prediction:
+        label_id = int(score >= LABEL_THRESHOLD)
+        return Prediction(self.labels[label_id], label_id, score if label_id else 1.0 - score, score)
+
+    @overload
+    def predict_proba(self, texts: TextLike) -> float: ...
+    @overload
+    def predict_proba(self, texts: Iterable[TextLike]) -> np.ndarray: ...
+
+    def predict_proba(self, texts):
+        """Probability of label 1 (the sigmoid output): a float for one text, float32 [n] for many.
+
+        Same accepted input and errors as `predict`.
+        """
+        self._check_open()
+        single = isinstance(texts, (str, bytes, bytearray))
+        batch = as_texts(texts)
+        scores = np.empty(len(batch), dtype=np.float32)
+        for start in range(0, len(batch), CHUNK_TEXTS):
+            chunk = batch[start:start + CHUNK_TEXTS]
+            scores[start:start + len(chunk)] = self._run(self.tokenizer.encode(chunk))
+        return float(scores[0]) if single else scores
+
+    def predict_ids(self, ids: np.ndarray | Sequence[Sequence[int]]) -> np.ndarray:
+        """Already-encoded input: integer ids [n, maxlen] -> float32 probability of label 1 [n].
+
+        Ids must be in [0, vocab_size); n may be 0. Anything else is an InputError.
+        """
+        self._check_open()
+        return self._run(self.check_ids(ids))
+
+    def encode(self, texts: TextLike | Iterable[TextLike]) -> np.ndarray:
+        """Texts -> int32 ids [n, maxlen], exactly what `predict` feeds the model."""
+        return self.tokenizer.encode(as_texts(texts))
+
+    def check_ids(self, ids: Any) -> np.ndarray:
+        """`ids` as an int32 [n, maxlen] array, or an InputError saying what is wrong with it."""
+        try:
+            array = np.asarray(ids)
+        except (ValueError, TypeError) as error:
+            raise InputError(f"ids must be an integer array [n, {self.tokenizer.maxlen}]: {error}") from None
+        maxlen, vocab = self.tokenizer.maxlen, self.tokenizer.vocab_size
+        if array.ndim != 2 or array.shape[1] != maxlen:
+            raise InputError(f"ids must have shape [n, {maxlen}], got {list(array.shape)} "
+                             "(one text: ids.reshape(1, -1); from text: Classifier.encode)")
+        if array.size == 0:
+            return array.astype(np.int32).reshape(0, maxlen)
+        if not np.issubdtype(array.dtype, np.integer):
+            raise InputError(f"ids must be integers, got dtype {array.dtype}")
+        if array.min() < 0 or array.max() >= vocab:
+            raise InputError(f"ids must lie in [0, {vocab}), got values from {array.min()} to {array.max()}")
+        return array.astype(np.int32, copy=False)
+
+    def _run(self, ids: np.ndarray) -> np.ndarray:
+        if len(ids) == 0:
+            return np.empty(0, dtype=np.float32)
+        with self._gate:
+            return self._backend.predict_ids(ids)
+
+    def _check_open(self) -> None:
+        if self._gate.closed:
+            raise ClosedError("this Classifier is closed: load the bundle again to classify")
+
+    # --- lifetime ---------------------------------------------------------------------------
+
+    @property
+    def closed(self) -> bool:
+        return self._gate.closed
+
+    def close(self) -> None:
+        """Release the interpreter (waiting for calls in flight); later calls raise ClosedError."""
+        if self._gate.close() and self._backend is not None:
+            self._backend.close()
+            self._backend = None
+
+    def __enter__(self) -> "Classifier":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else "open"
+        return f"Classifier({str(self.bundle.root)!r}, variant={self.variant!r}, backend={self.backend_name!r}, {state})"
+
+
+def as_texts(texts: Any) -> list[str]:
+    """Normalize `texts` to a list of str, or raise InputError naming the first bad item."""
+    if texts is None:
+        raise InputError("texts is None: pass a str, UTF-8 bytes, or a list of them")
+    if isinstance(texts, (str, bytes, bytearray)):
+        return [_as_text(texts, 0)]
+    if isinstance(texts, dict) or not isinstance(texts, Iterable):
+        raise InputError(f"texts is {type(texts).__name__}: pass a str, UTF-8 bytes, or a list of them")
+    return [_as_text(text, position) for position, text in enumerate(texts)]
+
+
+def _as_text(text: Any, position: int) -> str:
+    if isinstance(text, str):
+        return str(text)  # numpy.str_ and other subclasses become plain str
+    if isinstance(text, (bytes, bytearray)):
+        try:
+            return bytes(text).decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise InputError(f"text #{position} is bytes that are not valid UTF-8 ({error.reason} at byte "
+                             f"{error.start}): decode it with its real encoding first") from None
+    shown = repr(text) if text is None or isinstance(text, (int, float)) else type(text).__name__
+    raise InputError(f"text #{position} is {shown}, not text: pass str or UTF-8 bytes")

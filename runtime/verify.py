@@ -1,0 +1,149 @@
+"""Check a bundle on this device: golden.npz through every variant on every installed backend.
+
+Each (variant, backend) pair that can run here classifies the golden ids and is
+compared with the Keras probabilities recorded at export, against the variant's
+bounds in `tolerances.py`. Pairs that cannot run here are listed with the reason,
+so a device owner sees what was and was not checked.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgelstm.runtime import selection
+from edgelstm.runtime.backends import base
+from edgelstm.runtime.bundle import Bundle
+from edgelstm.runtime.classifier import Classifier
+from edgelstm.runtime.errors import BackendUnavailableError, BundleError, EdgeLSTMError
+from edgelstm.runtime.parity import FIGURES_HEADER, Parity, compare, format_figures
+from edgelstm.runtime.variants import parse_variants
+
+OK, FAILED, SKIPPED = "ok", "FAIL", "skipped"
+
+
+@dataclass
+class Check:
+    """One (variant, backend) row: figures when it ran, the reason when it did not."""
+
+    variant: str
+    backend: str
+    status: str
+    parity: Parity | None = None
+    note: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"variant": self.variant, "backend": self.backend, "status": self.status,
+                "parity": self.parity.to_dict() if self.parity else None, "note": self.note}
+
+
+@dataclass
+class Report:
+    bundle: str
+    checks: list[Check] = field(default_factory=list)
+    not_installed: dict[str, str] = field(default_factory=dict)  # backend -> pip command
+
+    @property
+    def ran(self) -> list[Check]:
+        return [check for check in self.checks if check.status != SKIPPED]
+
+    @property
+    def passed(self) -> bool:
+        """True when something ran and nothing that ran failed."""
+        return bool(self.ran) and all(check.status == OK for check in self.ran)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"bundle": self.bundle, "passed": self.passed, "checks": [c.to_dict() for c in self.checks],
+                "not_installed": self.not_installed}
+
+
+def verify_bundle(path: str | Path, *, variants: list[str] | None = None, backends: list[str] | None = None,
+                  threads: int | None = None) -> Report:
+    """Run the golden set through the chosen (default: all passed) variants on the chosen backends.
+
+    Named variants are checked even if they failed at export; named backends must be installed.
+    """
+    bundle = Bundle.open(path)
+    golden = _golden(bundle)
+    wanted_backends = _backends(backends)
+    report = Report(bundle=str(bundle.root))
+    for name in _variants(bundle, variants, report):
+        for option in selection.options(bundle, name):
+            if option.backend not in wanted_backends:
+                continue
+            if not base.is_installed(option.backend):
+                report.not_installed[option.backend] = base.describe_install(option.backend)
+                continue
+            report.checks.append(_check(bundle, option, golden, threads))
+    return report
+
+
+def _golden(bundle: Bundle) -> dict[str, np.ndarray]:
+    golden = bundle.golden()
+    for key in ("ids", "keras_probs"):
+        if key not in golden:
+            raise BundleError(f"golden.npz of {bundle.root} lacks the array {key!r}: re-export the bundle")
+    return golden
+
+
+def _backends(names: list[str] | None) -> list[str]:
+    if not names:
+        return list(base.BACKENDS)
+    chosen = [part.strip() for raw in names for part in raw.split(",") if part.strip()]
+    for name in chosen:
+        base.backend_class(name)  # unknown or not installed: an error naming the choices or the extra
+    return chosen
+
+
+def _variants(bundle: Bundle, names: list[str] | None, report: Report) -> list[str]:
+    if names:
+        chosen = [spec.name for spec in parse_variants(names)]
+        for name in chosen:
+            bundle.variant(name)  # not in this bundle: an error listing what it holds
+        return chosen
+    chosen = []
+    for name, entry in bundle.variants.items():
+        if selection.is_passed(bundle, name):
+            chosen.append(name)
+        else:
+            report.checks.append(Check(name, "-", SKIPPED, note=f"status {entry.get('status')!r} at export; "
+                                                                 "name it with --variant to check it anyway"))
+    return chosen
+
+
+def _check(bundle: Bundle, option: selection.Option, golden: dict[str, np.ndarray], threads: int | None) -> Check:
+    if option.problem is not None:
+        return Check(option.variant, option.backend, SKIPPED, note=option.problem)
+    try:
+        with warnings.catch_warnings():
+            # A failed variant named on purpose: its row already says how it fares.
+            warnings.simplefilter("ignore", UserWarning)
+            classifier = Classifier.load(bundle, variant=option.variant, backend=option.backend, threads=threads)
+        with classifier:
+            probs = classifier.predict_ids(golden["ids"])
+    except (BackendUnavailableError, BundleError) as error:
+        return Check(option.variant, option.backend, FAILED, note=f"cannot load: {error}")
+    except EdgeLSTMError as error:
+        return Check(option.variant, option.backend, FAILED, note=str(error))
+    parity = compare(probs, golden["keras_probs"], variant=option.variant, labels=golden.get("labels"))
+    return Check(option.variant, option.backend, OK if parity.passed else FAILED, parity=parity)
+
+
+def format_report(report: Report) -> str:
+    """The table: one line per (variant, backend), figures beside bounds, then what was not checked."""
+    header = f"{'variant':<15} {'backend':<15} {FIGURES_HEADER}"
+    lines = [f"bundle {report.bundle}", header, "-" * len(header)]
+    for check in report.checks:
+        figures = format_figures(check.variant, check.parity) if check.parity else f"{'-':>5}  {check.status}: {check.note}"
+        lines.append(f"{check.variant:<15} {check.backend:<15} {figures}")
+    for name, command in report.not_installed.items():
+        lines.append(f"not checked: {name} is not installed ({command})")
+    ran = report.ran
+    failed = [c for c in ran if c.status != OK]
+    verdict = ("PASSED" if report.passed else "FAILED" if ran else "NOTHING RAN: no installed backend runs any variant")
+    lines.append(f"{verdict}: {len(ran) - len(failed)}/{len(ran)} checks within tolerance")
+    return "\n".join(lines)

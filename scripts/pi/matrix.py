@@ -1,0 +1,231 @@
+"""Turn the Pi runs into the compatibility matrix (backend x variant) and the list of surprises.
+
+A cell is what `edgelstm verify --json` said for that (variant, backend) pair on the Pi:
+`ok` with its parity figures, `FAIL` with the bound or error, or a refusal by the runtime's
+own rules (e.g. tflite-runtime 2.14 and the Keras 3 dynamic-int8 model). Each refusal was
+also tried for real on the Pi (probe.py): a refusal the interpreter contradicts is a surprise.
+"""
+
+from __future__ import annotations
+
+import time
+import xml.etree.ElementTree as ElementTree
+from pathlib import Path
+from typing import Any
+
+VARIANT_ORDER: tuple[str, ...] = ("tflite-fp32", "tflite-fp16", "tflite-dynint8", "tflite-int8", "onnx-fp32", "onnx-dynint8")
+BACKEND_ORDER = ("litert", "tflite-runtime", "onnxruntime", "numpy")
+INTERPRETER_DIST = {"litert": "ai-edge-litert", "tflite-runtime": "tflite-runtime", "onnxruntime": "onnxruntime",
+                    "numpy": "numpy"}
+FORBIDDEN_WHEELS = ("tensorflow", "tensorflow_cpu", "tensorboard", "keras", "tf_keras", "tf2onnx", "onnx-")
+
+
+def read_junit(path: Path, returncode: int, stdout: str) -> dict[str, Any]:
+    """Counts, failures and skip reasons of one pytest run from its JUnit XML."""
+    summary: dict[str, Any] = {"returncode": returncode, "tail": stdout.strip().splitlines()[-1:]}
+    if not path.exists():
+        summary["error"] = f"pytest wrote no report (exit {returncode}): {' '.join(summary['tail'])}"
+        return summary
+    suite = ElementTree.parse(path).getroot()
+    suite = suite if suite.tag == "testsuite" else suite.find("testsuite")
+    counts = {key: int(suite.get(key, 0)) for key in ("tests", "failures", "errors", "skipped")}
+    failed, skipped = [], {}
+    for case in suite.iter("testcase"):
+        name = f"{case.get('classname', '').rsplit('.', 1)[-1]}::{case.get('name')}"
+        for tag in ("failure", "error"):
+            node = case.find(tag)
+            if node is not None:
+                failed.append(f"{name}: {(node.get('message') or '').splitlines()[0][:200] if node.get('message') else tag}")
+        node = case.find("skipped")
+        if node is not None:
+            reason = (node.get("message") or "").strip()[:160]
+            skipped[reason] = skipped.get(reason, 0) + 1
+    passed = counts["tests"] - counts["failures"] - counts["errors"] - counts["skipped"]
+    return {**summary, **counts, "passed": passed, "failed": failed, "skip_reasons": skipped}
+
+
+def one_line(result: dict[str, Any]) -> str:
+    parts = []
+    for bundle, verify in result["verify"].items():
+        report = verify["report"]
+        if report is None:
+            parts.append(f"{bundle}: verify exit {verify['returncode']}: {_last_line(verify['stderr'])}")
+            continue
+        states = [c["status"] for c in report["checks"]]
+        parts.append(f"{bundle}: {states.count('ok')} ok, {states.count('FAIL')} FAIL, {states.count('skipped')} refused")
+    tests = result.get("pytest") or {}
+    pytest = tests.get("error") or (f"pytest {tests.get('passed')} passed, {tests.get('failures', 0) + tests.get('errors', 0)} "
+                                    f"failed, {tests.get('skipped')} skipped")
+    return f"verify {'; '.join(parts)}; {pytest}"
+
+
+def _last_line(text: str) -> str:
+    lines = [line for line in (text or "").strip().splitlines() if line.strip()]
+    return lines[-1][:300] if lines else "no output"
+
+
+def _short(x: float | None) -> str:
+    return "-" if x is None else f"{x:.1e}"
+
+
+def _percent(fraction: float) -> str:
+    return f"{100 * fraction:.1f}%".replace(".0%", "%")
+
+
+def _cell(check: dict[str, Any], probe: dict[str, Any] | None) -> tuple[str, str]:
+    """(state, text) of one verify check on the Pi."""
+    parity = check.get("parity")
+    if check["status"] == "ok":
+        return "ok", (f"ok: max\\|dp\\| {_short(parity['max_abs_diff'])}, "
+                      f"labels {_percent(parity['label_agreement'])} equal")
+    if check["status"] == "FAIL":
+        why = "; ".join(parity["failures"]) if parity and parity.get("failures") else check.get("note", "")
+        return "fail", f"FAIL: {why}"
+    text = f"refused: {check.get('note', '')}"
+    if probe is not None:
+        text += f" (run anyway: {_probe_text(probe)})"
+    return "refused", text
+
+
+def _probe_text(probe: dict[str, Any]) -> str:
+    if probe.get("ran"):
+        return "within bounds" if probe["passed"] else f"ran, out of bounds: {'; '.join(probe['failures'])}"
+    return f"fails with {probe.get('error', 'no message')}"
+
+
+def rows_of(manifests: dict[str, dict[str, Any]]) -> list[tuple[str, str]]:
+    """(bundle, variant) rows: the first bundle's variants in the usual order, then the others'."""
+    rows = []
+    for bundle, manifest in manifests.items():
+        names = list(manifest.get("variants", {}))
+        rows += [(bundle, v) for v in sorted(names, key=lambda v: (VARIANT_ORDER + (v,)).index(v))]
+    return rows
+
+
+def build(results: list[dict[str, Any]], *, manifests: dict[str, dict[str, Any]], wheels: list[str],
+          tests_expected: bool) -> dict[str, Any]:
+    """The matrix, per-option facts and every outcome that should make `make test-pi` fail."""
+    rows = rows_of(manifests)
+    cells: dict[str, dict[str, tuple[str, str]]] = {f"{b}/{v}": {} for b, v in rows}
+    unexpected: list[str] = []
+    forbidden = [w for w in wheels if w.lower().startswith(FORBIDDEN_WHEELS)]
+    if forbidden:
+        unexpected.append(f"the Pi's wheel set holds build-time packages: {', '.join(forbidden)}")
+    options = {}
+    for result in results:
+        options[result["option"]] = _option_facts(result)
+        unexpected += _option_surprises(result, tests_expected)
+        for bundle, verify in result["verify"].items():
+            unexpected += _fill_cells(cells, bundle, result, (verify["report"] or {}).get("checks", []))
+    for bundle, manifest in manifests.items():
+        for variant, entry in manifest.get("variants", {}).items():
+            if entry.get("status") != "passed":
+                for backend in BACKEND_ORDER:
+                    cells[f"{bundle}/{variant}"].setdefault(backend, ("absent", f"not checked: {entry.get('status')} at export"))
+    labels = {f"{b}/{v}": f"{v} ({manifests[b]['variants'][v].get('route', '?')})" for b, v in rows}
+    return {"rows": [f"{b}/{v}" for b, v in rows], "labels": labels, "cells": cells, "options": options,
+            "unexpected": unexpected, "bundle": _bundle_facts(next(iter(manifests.values()))),
+            "date": time.strftime("%Y-%m-%d")}
+
+
+def _fill_cells(cells: dict, bundle: str, result: dict[str, Any], checks: list[dict[str, Any]]) -> list[str]:
+    backend, surprises = result["backend"], []
+    for check in checks:
+        key = f"{bundle}/{check['variant']}"
+        if check["backend"] != backend or key not in cells:
+            continue
+        probe = (result.get("probes") or {}).get(bundle, {}).get(check["variant"])
+        state, text = _cell(check, probe)
+        cells[key][backend] = (state, text)
+        where = f"{check['variant']} ({bundle} bundle) on {backend}"
+        if state == "fail":
+            surprises.append(f"{where}: {text}")
+        elif state == "refused" and "not installed" in check.get("note", ""):
+            surprises.append(f"{where}: {backend} should be installed in the {result['option']} venv: {check['note']}")
+        elif state == "refused" and probe is not None and probe.get("ran") and probe.get("passed"):
+            surprises.append(f"{where}: the runtime refuses it ({check['note']}) but it runs within bounds: drop the rule")
+    return surprises
+
+
+def _option_facts(result: dict[str, Any]) -> dict[str, Any]:
+    env = result.get("env") or {}
+    libraries = env.get("libraries", {})
+    return {"backend": result["backend"], "extra": result["extra"], "python": env.get("python"),
+            "machine": env.get("machine"), "cpu": env.get("cpu"), "numpy": libraries.get("numpy"),
+            "interpreter": libraries.get(INTERPRETER_DIST[result["backend"]]),
+            "venv_mb": result.get("venv_mb"), "pytest": result.get("pytest")}
+
+
+def _option_surprises(result: dict[str, Any], tests_expected: bool) -> list[str]:
+    name, surprises = result["option"], []
+    for bundle, verify in result["verify"].items():
+        if verify["report"] is None:
+            surprises.append(f"{name}: `edgelstm verify --backend {result['backend']}` on the {bundle} bundle gave no "
+                             f"report (exit {verify['returncode']}): {_last_line(verify['stderr'])}")
+        elif not any(c["status"] == "ok" and c["backend"] == result["backend"] for c in verify["report"]["checks"]):
+            surprises.append(f"{name}: no variant of the {bundle} bundle ran within bounds on {result['backend']}")
+    tests = result.get("pytest") or {}
+    if not tests_expected:
+        return surprises
+    if tests.get("error"):
+        surprises.append(f"{name}: runtime tests: {tests['error']}")
+    elif tests.get("failures") or tests.get("errors") or tests.get("returncode"):
+        failed = tests.get("failed", [])
+        shown = "; ".join(line[:300] for line in failed[:3]) or f"pytest exit {tests.get('returncode')}"
+        shown += f" (and {len(failed) - 3} more)" if len(failed) > 3 else ""
+        surprises.append(f"{name}: runtime tests failed on the Pi: {shown}")
+    elif not tests.get("passed"):
+        surprises.append(f"{name}: runtime tests ran nothing on the Pi (all {tests.get('skipped')} skipped)")
+    return surprises
+
+
+def _bundle_facts(manifest: dict[str, Any]) -> str:
+    config = (manifest.get("source_run") or {}).get("config") or {}
+    keys = ("vocab_size", "maxlen", "embedding_dim", "lstm_units")
+    shape = ", ".join(f"{k} {config[k]}" for k in keys if k in config)
+    producer = manifest.get("producer") or {}
+    return f"tiny synthetic model ({shape or 'sizes not in manifest'}), exported on the host with edgelstm {producer.get('edgelstm', '?')}"
+
+
+def markdown(report: dict[str, Any]) -> str:
+    options = report["options"]
+    by_backend = {facts["backend"]: facts for facts in options.values()}
+    any_facts = next(iter(options.values()), {})
+    lines = ["# Raspberry Pi compatibility (64-bit Raspberry Pi OS, emulated)", "",
+             f"Debian 12 bookworm arm64 (64-bit Raspberry Pi OS's base), Python {any_facts.get('python', '?')}, "
+             "under qemu user-mode as a Cortex-A72 with a Raspberry Pi 4 Model B /proc/cpuinfo; "
+             f"{report['bundle']}. "
+             f"Written by `make test-pi` on {report['date']}. Emulation says nothing about speed.", ""]
+    header = ["variant (route)"]
+    for backend in BACKEND_ORDER:
+        facts = by_backend.get(backend)
+        if facts is None:
+            continue
+        version = facts.get("interpreter") or "?"
+        label = f"{backend} {version}" if backend != "numpy" else f"numpy {version} (no interpreter)"
+        if backend == "tflite-runtime":
+            label += f", numpy {facts.get('numpy')}"
+        header.append(label)
+    lines += ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    for key in report["rows"]:
+        row = [report["labels"][key]]
+        for backend in BACKEND_ORDER:
+            if backend in by_backend:
+                row.append(report["cells"][key].get(backend, ("n/a", "-"))[1])
+        lines.append("| " + " | ".join(row) + " |")
+    lines += ["", "`-`: not run there (a backend runs its format only; numpy runs the float32 variants from "
+              "weights.npz, whatever their route). The first rows are the default export; the last rows are the "
+              "same run's TFLite variants exported by their other route (`edgelstm export --route`). "
+              "`refused`: the runtime declines the pair before loading it; the pair was also run anyway on the "
+              "Pi, and what it did is in brackets.", "", "| install on the Pi | venv (with pytest) | runtime unit tests |",
+              "| --- | --- | --- |"]
+    for name, facts in options.items():
+        extra = f"`pip install 'edgelstm[{facts['extra']}]'`" if facts["extra"] else "`pip install edgelstm` (numpy only)"
+        tests = facts.get("pytest") or {}
+        tests_text = tests.get("error") or (f"{tests.get('passed')} passed, {tests.get('failures', 0) + tests.get('errors', 0)} failed, "
+                                            f"{tests.get('skipped')} skipped")
+        size = f"{facts['venv_mb']:.0f} MB" if facts.get("venv_mb") else "?"
+        lines.append(f"| {extra} | {size} | {tests_text} |")
+    if report["unexpected"]:
+        lines += ["", "Unexpected outcomes:", ""] + [f"- {line}" for line in report["unexpected"]]
+    return "\n".join(lines) + "\n"

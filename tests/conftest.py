@@ -1,0 +1,55 @@
+"""Session fixtures shared by every stage's tests: one tiny trained run, one bundle of all six variants.
+
+Both are real (Keras training, TFLite/ONNX conversion, device interpreters) and
+built once per session; tests that change them work on a copy.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+# Small enough to train in seconds on a shared 2-core machine, big enough to learn the
+# synthetic corpus (about 99 % validation accuracy), so quantized variants have clear
+# margins: 500 validation texts make one flipped label 0.2 accuracy points. A vocabulary
+# of 200 x 8 puts the embedding above the 1024-element threshold under which TFLite's
+# dynamic-range quantization leaves weights in float.
+TINY = dict(data="synthetic", vocab_size=200, maxlen=48, embedding_dim=8, lstm_units=8, epochs=10,
+            batch_size=32, learning_rate=1e-2, early_stopping_patience=0, synthetic_size=2500,
+            calibration_size=64, seed=0)
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A run directory (docs/contracts.md) trained on the built-in synthetic corpus."""
+    from edgelstm.train.config import TrainConfig
+    from edgelstm.train.fit import train
+
+    return train(TrainConfig(**TINY), tmp_path_factory.mktemp("tiny") / "run", verbose=0)
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """All six variants of `tiny_run`, each passed its parity gate. Treat as read-only.
+
+    Where TensorFlow is absent (the emulated Pi, .venv-tflite), EDGELSTM_TEST_BUNDLE names a
+    bundle exported elsewhere; without it the tests that need a bundle skip.
+    """
+    prebuilt = os.environ.get("EDGELSTM_TEST_BUNDLE")
+    if prebuilt:
+        return Path(prebuilt)
+    pytest.importorskip("tensorflow", reason="exporting the tiny bundle needs TensorFlow; "
+                        "set EDGELSTM_TEST_BUNDLE to a bundle exported elsewhere")
+    from edgelstm.export.pipeline import export_run
+
+    tiny_run = request.getfixturevalue("tiny_run")
+    return export_run(tiny_run, tmp_path_factory.mktemp("tiny-bundle") / "bundle", log=lambda line: None)
+
+
+@pytest.fixture()
+def bundle_copy(tmp_path: Path, tiny_bundle: Path) -> Path:
+    """A private copy of `tiny_bundle` that a test may damage."""
+    return Path(shutil.copytree(tiny_bundle, tmp_path / "bundle"))

@@ -1,0 +1,141 @@
+"""Real (tiny) training runs: the run directory contract, determinism, atomic writes."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+
+import h5py
+
+import numpy as np
+import pytest
+
+from edgelstm.runtime.errors import ConfigError, DataError
+from edgelstm.runtime.tokenizer import Tokenizer
+from edgelstm.train import TrainConfig, rundir, train
+
+pytestmark = pytest.mark.slow
+
+TINY = dict(synthetic_size=300, vocab_size=150, maxlen=30, embedding_dim=8, lstm_units=8, epochs=2,
+            batch_size=32, calibration_size=40)
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    return train(TrainConfig(**TINY), tmp_path_factory.mktemp("runs") / "tiny", verbose=0)
+
+
+def test_run_directory_holds_exactly_the_contract_files(run):
+    assert sorted(p.name for p in run.iterdir()) == sorted(rundir.RUN_FILES)
+    assert not [p for p in run.parent.iterdir() if p.name.startswith(".")]  # no temporary folder left
+
+
+def test_model_is_embedding_lstm_dense_without_optimizer_state(run):
+    import keras
+
+    model = keras.saving.load_model(run / "model.keras", compile=False)
+    weighted = [layer for layer in model.layers if layer.weights]
+    assert [type(layer).__name__ for layer in weighted] == ["Embedding", "LSTM", "Dense"]
+    assert model.input.shape == (None, TINY["maxlen"]) and model.input.dtype == "int32"
+    assert weighted[0].input_dim == TINY["vocab_size"] and weighted[1].units == TINY["lstm_units"]
+    with zipfile.ZipFile(run / "model.keras") as archive:
+        groups: list[str] = []
+        h5py.File(io.BytesIO(archive.read("model.weights.h5"))).visit(groups.append)
+        assert "layers/lstm/cell/vars/0" in groups and not [g for g in groups if "optimizer" in g]
+        assert not json.loads(archive.read("config.json")).get("compile_config")
+
+
+def test_arrays_have_the_contract_dtypes_and_shapes(run):
+    metrics = json.loads((run / "metrics.json").read_text())
+    with np.load(run / "validation.npz") as validation:
+        n = metrics["validation"]["examples"]
+        assert validation["ids"].dtype == np.int32 and validation["ids"].shape == (n, TINY["maxlen"])
+        assert validation["labels"].dtype == np.int8 and set(np.unique(validation["labels"])) == {0, 1}
+        assert validation["lengths"].dtype == np.int32
+        # front padding: the real tokens are the last `length` ids, none of them padding
+        for ids, length in zip(validation["ids"], validation["lengths"]):
+            assert np.all(ids[:TINY["maxlen"] - length] == 0) and np.all(ids[TINY["maxlen"] - length:] > 0)
+    with np.load(run / "calibration.npz") as calibration:
+        assert calibration["ids"].shape == (40, TINY["maxlen"]) and calibration["ids"].dtype == np.int32
+        assert calibration["labels"].dtype == np.int8 and int(calibration["labels"].sum()) == 20
+
+
+def test_metrics_record_history_labels_fingerprint_and_versions(run):
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["labels"] == ["neg", "pos"]
+    assert [row["epoch"] for row in metrics["history"]] == list(range(1, metrics["epochs_run"] + 1))
+    best = metrics["history"][metrics["best_epoch"] - 1]
+    assert metrics["kept_epoch"] == metrics["best_epoch"]  # restore_best is the default
+    assert best["val_bce"] == min(row["val_bce"] for row in metrics["history"])
+    assert metrics["validation"]["loss"] == pytest.approx(best["val_bce"], abs=1e-4)  # the kept weights
+    assert metrics["data"]["counts"] == {"neg": 150, "pos": 150} and len(metrics["data"]["sha256"]) == 64
+    assert metrics["training_examples"] + metrics["validation"]["examples"] == 300
+    assert {"keras", "numpy"} <= set(metrics["libraries"]) and metrics["seed"] == 0
+    assert TrainConfig.from_dict(json.loads((run / "config.json").read_text())) == TrainConfig(**TINY)
+    assert Tokenizer.load(run / "tokenizer.json").maxlen == TINY["maxlen"]
+
+
+def test_same_seed_and_data_give_the_same_metrics(run, tmp_path):
+    again = train(TrainConfig(**TINY), tmp_path / "again", verbose=0)
+    first, second = (json.loads((r / "metrics.json").read_text()) for r in (run, again))
+    assert first["history"][-1]["val_loss"] == second["history"][-1]["val_loss"]
+    assert first["validation"] == second["validation"]
+    other = train(TrainConfig(**{**TINY, "seed": 1}), tmp_path / "other", verbose=0)
+    assert json.loads((other / "metrics.json").read_text())["validation"] != first["validation"]
+
+
+def test_existing_target_is_refused_without_force_before_any_work(run):
+    before = (run / "metrics.json").read_text()
+    with pytest.raises(ConfigError, match="already exists: pass --force"):
+        train(TrainConfig(**TINY), run, verbose=0)
+    assert (run / "metrics.json").read_text() == before
+
+
+def test_force_replaces_only_run_directories(tmp_path):
+    keep = tmp_path / "precious"
+    keep.mkdir()
+    (keep / "thesis.tex").write_text("years of work")
+    with pytest.raises(ConfigError, match="not a run directory"):
+        train(TrainConfig(**TINY), keep, force=True, verbose=0)
+    assert (keep / "thesis.tex").exists()
+
+
+def test_failures_leave_nothing_behind(tmp_path):
+    with pytest.raises(DataError):
+        train(TrainConfig(**{**TINY, "data": str(tmp_path / "missing.csv")}), tmp_path / "run", verbose=0)
+    with pytest.raises(KeyboardInterrupt):
+        with rundir.staging(tmp_path / "run", force=False) as folder:
+            (folder / "model.keras").write_text("half written")
+            raise KeyboardInterrupt
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_forced_replacement_swaps_the_whole_folder(tmp_path):
+    target = tmp_path / "run"
+    with rundir.staging(target, force=False) as folder:
+        (folder / "config.json").write_text("{}")
+        (folder / "old-only").write_text("x")
+    with rundir.staging(target, force=True) as folder:
+        (folder / "config.json").write_text('{"new": true}')
+    assert sorted(p.name for p in target.iterdir()) == ["config.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
+@pytest.mark.parametrize("restore_best", [True, False])
+def test_the_epoch_with_the_lowest_validation_loss_is_kept(tmp_path, restore_best):
+    # A learning rate this high overfits 240 reviews after the first epoch.
+    config = TrainConfig(**{**TINY, "epochs": 3, "learning_rate": 0.03, "early_stopping_patience": 0,
+                            "restore_best": restore_best})
+    metrics = json.loads((train(config, tmp_path / "r", verbose=0) / "metrics.json").read_text())
+    losses = [row["val_bce"] for row in metrics["history"]]
+    assert len(losses) == 3 and metrics["best_epoch"] == 1 + losses.index(min(losses)) < 3
+    kept = metrics["best_epoch"] if restore_best else 3
+    assert metrics["kept_epoch"] == kept
+    assert metrics["validation"]["loss"] == pytest.approx(losses[kept - 1], abs=1e-4)
+
+
+def test_training_stops_after_patience_epochs_without_improvement(tmp_path):
+    config = TrainConfig(**{**TINY, "epochs": 4, "learning_rate": 0.03, "early_stopping_patience": 1})
+    metrics = json.loads((train(config, tmp_path / "r", verbose=0) / "metrics.json").read_text())
+    assert metrics["stopped_early"] and metrics["epochs_run"] == metrics["best_epoch"] + 1 < 4

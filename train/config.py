@@ -1,0 +1,152 @@
+"""TrainConfig: every setting of a training run, with its default, in one place.
+
+Each field carries its help text and accepted range in its metadata; the
+command line builds one option per field from them (`edgelstm.train.cli`),
+`__post_init__` validates against them, and the resolved config is written
+into the run directory so a run can be reproduced.
+
+Pure Python: importing it costs nothing, TensorFlow is never touched here.
+"""
+
+from __future__ import annotations
+
+import codecs
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from edgelstm.runtime.errors import ConfigError
+
+# Named data sources; anything else is read as a path (see edgelstm.train.sources).
+NAMED_SOURCES = ("synthetic", "imdb")
+
+
+def _option(default: Any, help: str, *, low: float | None = None, high: float | None = None,
+            low_open: bool = False, choices: tuple | None = None) -> Any:
+    """A dataclass field whose metadata says what it means and what it accepts."""
+    return field(default=default, metadata={"help": help, "low": low, "high": high,
+                                            "low_open": low_open, "choices": choices})
+
+
+@dataclass
+class TrainConfig:
+    """A validated training configuration; see each field's help text."""
+
+    # --- data -----------------------------------------------------------------------------
+    data: str = _option("synthetic", "'synthetic' (built-in corpus), 'imdb' (Keras IMDB encoding), "
+                        "or a path: .csv/.csv.gz, .jsonl/.jsonl.gz, or a folder with pos/ and neg/")
+    text_column: str = _option("text", "CSV column / JSONL key holding the text")
+    label_column: str = _option("label", "CSV column / JSONL key holding the label")
+    label_names: tuple[str, str] | None = _option(
+        None, "names of label 0 and label 1, e.g. neg,pos (numeric 0/1 labels default to neg,pos; "
+              "text labels: neg/pos-like pairs are recognised, others sorted)")
+    encoding: str = _option("utf-8", "text encoding of CSV, JSONL and folder files")
+    limit: int | None = _option(None, "use a class-balanced random sample of this many examples "
+                                      "(for quick experiments)", low=2)
+    imdb_npz: str | None = _option(None, "local Keras imdb.npz for --data imdb (default: download through Keras)")
+    imdb_word_index: str | None = _option(None, "local imdb_word_index.json for --data imdb "
+                                                "(default: beside --imdb-npz, else download through Keras)")
+    synthetic_size: int = _option(20000, "number of examples of the synthetic corpus", low=20)
+    # --- model: Embedding -> LSTM -> Dense(1, sigmoid), nothing else ----------------------------
+    vocab_size: int = _option(10000, "vocabulary size including padding and OOV ids "
+                                     "(for --data imdb: Keras num_words)", low=3, high=10_000_000)
+    maxlen: int = _option(200, "tokens per sequence; longer texts keep their last maxlen tokens",
+                          low=1, high=100_000)
+    embedding_dim: int = _option(128, "embedding width", low=1, high=4096)
+    lstm_units: int = _option(128, "LSTM units", low=1, high=4096)
+    # --- optimisation ------------------------------------------------------------------------
+    epochs: int = _option(3, "maximum number of epochs", low=1, high=10_000)
+    batch_size: int = _option(64, "examples per training step", low=1, high=1_000_000)
+    learning_rate: float = _option(1e-3, "Adam learning rate", low=0.0, high=1.0, low_open=True)
+    validation_split: float = _option(0.2, "share of the data held out for validation (stratified)",
+                                      low=0.01, high=0.5)
+    seed: int = _option(0, "seed of the split, the initial weights and the synthetic corpus", low=0,
+                        high=2**31 - 1)
+    # --- regularization: only what vanishes at inference, so export sees three layers ----------
+    dropout: float = _option(0.0, "LSTM input dropout (training only)", low=0.0, high=0.9)
+    recurrent_dropout: float = _option(0.0, "LSTM recurrent dropout (training only)", low=0.0, high=0.9)
+    l2: float = _option(0.0, "L2 weight penalty on the embedding and LSTM kernels", low=0.0, high=1.0)
+    early_stopping_patience: int = _option(1, "epochs without a lower validation loss before stopping "
+                                              "(0 = never stop early)", low=0, high=10_000)
+    restore_best: bool = _option(True, "keep the weights of the epoch with the lowest validation loss")
+    # --- run directory ---------------------------------------------------------------------
+    calibration_size: int = _option(256, "class-balanced training examples kept in calibration.npz "
+                                         "for full-int8 export", low=2, high=1_000_000)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.label_names, list):
+            self.label_names = tuple(self.label_names)
+        for spec in dataclasses.fields(self):
+            _check_field(spec, getattr(self, spec.name))
+        if self.label_names is not None:
+            _check_label_names(self.label_names)
+        try:
+            codecs.lookup(self.encoding)
+        except LookupError:
+            raise ConfigError(f"config field encoding={self.encoding!r} is not a known text encoding: "
+                              "accepted are Python codec names such as utf-8, latin-1, cp1252") from None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every field, JSON-ready (tuples become lists)."""
+        data = dataclasses.asdict(self)
+        if data["label_names"] is not None:
+            data["label_names"] = list(data["label_names"])
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
+        """Inverse of `to_dict`; unknown keys are an error, missing keys take their defaults."""
+        if not isinstance(data, dict):
+            raise ConfigError(f"a training config must be a JSON object, got {type(data).__name__}")
+        known = {spec.name for spec in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(f"unknown config field(s) {', '.join(unknown)}: known fields are {', '.join(sorted(known))}")
+        return cls(**data)
+
+
+def _expected_types(spec: dataclasses.Field) -> tuple[type, ...]:
+    """The Python types a field accepts, read from its annotation string ("int | None")."""
+    names = {"None": type(None), "bool": bool, "int": int, "float": float, "str": str, "tuple": tuple}
+    return tuple(names[part.split("[")[0].strip()] for part in str(spec.type).split("|"))
+
+
+def _type_ok(value: Any, types: tuple[type, ...]) -> bool:
+    if isinstance(value, bool):  # bool is an int subclass: accept it only where declared
+        return bool in types
+    if float in types and isinstance(value, int):
+        return True
+    return isinstance(value, tuple(t for t in types if t is not bool))
+
+
+def _check_field(spec: dataclasses.Field, value: Any) -> None:
+    types = _expected_types(spec)
+    if not _type_ok(value, types):
+        accepted = " or ".join(t.__name__ if t is not type(None) else "None" for t in types)
+        raise ConfigError(f"config field {spec.name}={value!r} has type {type(value).__name__}: accepted is {accepted}")
+    if value is None or isinstance(value, (bool, str, tuple)):
+        if isinstance(value, str) and not value.strip():
+            raise ConfigError(f"config field {spec.name} is empty: give a non-empty value")
+        return
+    meta = spec.metadata
+    low, high = meta["low"], meta["high"]
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"config field {spec.name}={value!r} is not a finite number")
+    too_low = low is not None and (value <= low if meta["low_open"] else value < low)
+    too_high = high is not None and value > high
+    if too_low or too_high:
+        left = "(" if meta["low_open"] else "["
+        bounds = f"{left}{low if low is not None else '-inf'}, {high if high is not None else 'inf'}]"
+        raise ConfigError(f"config field {spec.name}={value!r} is out of range: accepted is {bounds}")
+
+
+def _check_label_names(names: tuple) -> None:
+    if len(names) != 2 or not all(isinstance(n, str) and n.strip() for n in names) or names[0] == names[1]:
+        raise ConfigError(f"label_names={list(names)!r} must be two different non-empty names "
+                          "(label 0 first), e.g. neg,pos")
+
+
+def config_fields() -> list[dataclasses.Field]:
+    """The fields in declaration order, for building command-line options."""
+    return list(dataclasses.fields(TrainConfig))

@@ -1,0 +1,137 @@
+"""`evaluate(run, data)`: accuracy, loss and confusion matrix of a run's model on labelled data.
+
+What `data` means here:
+
+* ``None``: the run's own `validation.npz`, the held-out split it never trained on.
+* ``synthetic``: a fresh synthetic corpus from seed ``run seed + EVALUATION_SEED_OFFSET``,
+  the size of the run's validation split, with every text that also appears in the run's
+  training corpus removed: reviews of the same kinds the model has never seen.
+* anything else: read like `edgelstm train --data` (same options), encoded with the run's
+  tokenizer, labels mapped onto the run's label names. Evaluating on the file a run trained
+  on is allowed but flagged (`overlaps_training_data`): most of it was training data.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgelstm.runtime.errors import ConfigError, DataError
+from edgelstm.runtime.tokenizer import Tokenizer
+from edgelstm.train import rundir, synthetic
+from edgelstm.train.config import TrainConfig
+from edgelstm.train.prepare import Encoded, encode, limit_corpus
+from edgelstm.train.scoring import binary_scores, confusion_matrix, predict_probabilities
+from edgelstm.train.sources import Corpus, load_corpus
+
+EVALUATION_SEED_OFFSET = 1
+# Data options `evaluate` accepts; the model options come from the run.
+DATA_FIELDS = ("text_column", "label_column", "encoding", "limit", "imdb_npz", "imdb_word_index", "synthetic_size")
+
+
+@dataclasses.dataclass
+class Run:
+    folder: Path
+    config: TrainConfig
+    metrics: dict[str, Any]
+    tokenizer: Tokenizer
+
+    @property
+    def labels(self) -> tuple[str, str]:
+        return tuple(self.metrics["labels"])  # type: ignore[return-value]
+
+
+def open_run(folder: str | Path) -> Run:
+    """Read a run directory's config, metrics and tokenizer; the model loads later."""
+    path = Path(folder)
+    missing = [name for name in rundir.RUN_FILES if not (path / name).is_file()]
+    if not path.is_dir() or missing:
+        what = "does not exist" if not path.exists() else f"lacks {', '.join(missing)}" if path.is_dir() else "is not a folder"
+        raise ConfigError(f"run directory {path} {what}: pass a folder written by `edgelstm train`")
+    try:
+        config = TrainConfig.from_dict(json.loads((path / "config.json").read_text(encoding="utf-8")))
+        metrics = json.loads((path / "metrics.json").read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ConfigError(f"run directory {path} has an unreadable config.json or metrics.json ({error})") from None
+    return Run(folder=path, config=config, metrics=metrics, tokenizer=Tokenizer.load(path / "tokenizer.json"))
+
+
+def evaluation_corpus(run: Run, data: str, **options: Any) -> Corpus:
+    """The labelled data to evaluate on, labels in the run's order (see the module docstring)."""
+    unknown = sorted(set(options) - set(DATA_FIELDS))
+    if unknown:
+        raise ConfigError(f"evaluate does not take {', '.join(unknown)}: accepted are {', '.join(DATA_FIELDS)}")
+    values = {**run.config.to_dict(), "data": data, "limit": None,
+              **{k: v for k, v in options.items() if v is not None}}
+    if data == "synthetic":
+        validation_size = int(run.metrics["validation"]["examples"])
+        values.update(seed=run.config.seed + EVALUATION_SEED_OFFSET,
+                      synthetic_size=options.get("synthetic_size") or validation_size)
+    config = TrainConfig.from_dict(values)
+    corpus = limit_corpus(load_corpus(config, label_names=run.labels), config.limit, seed=config.seed)
+    if data == "synthetic":
+        corpus = _unseen(corpus, run.config)
+    return corpus
+
+
+def _unseen(corpus: Corpus, training: TrainConfig) -> Corpus:
+    """Drop texts the run's synthetic training corpus also holds."""
+    seen = {e.text for e in synthetic.generate(training.synthetic_size, seed=training.seed)}
+    keep = np.asarray([i for i, text in enumerate(corpus.texts) if text not in seen], dtype=np.int64)
+    return corpus.subset(keep)
+
+
+def encode_for_run(corpus: Corpus, run: Run) -> Encoded:
+    if corpus.sequences is not None and run.tokenizer.kind != "keras-imdb":
+        raise DataError(f"{corpus.source} holds Keras IMDB ids but run {run.folder} uses a {run.tokenizer.kind!r} "
+                        "tokenizer: evaluate it on text (CSV, JSONL, folder) instead")
+    return encode(corpus, run.tokenizer)
+
+
+def evaluate(run_folder: str | Path, data: str | None = None, **options: Any) -> dict[str, Any]:
+    """Scores of the run's model on `data` (see the module docstring); JSON-ready."""
+    run = open_run(run_folder)
+    if data is None:
+        with np.load(run.folder / "validation.npz") as arrays:
+            encoded, source, overlap = Encoded(arrays["ids"], arrays["labels"], arrays["lengths"]), "validation.npz", False
+    else:
+        corpus = evaluation_corpus(run, data, **options)
+        if len(corpus) == 0:
+            raise DataError(f"{corpus.source} has no examples left to evaluate on")
+        encoded, source = encode_for_run(corpus, run), corpus.source
+        overlap = bool(corpus.file_sha256) and corpus.file_sha256 == run.metrics["data"].get("file_sha256")
+    probabilities = _predict(run, encoded.ids)
+    return {"run": str(run.folder), "data": source, "examples": int(len(encoded.labels)),
+            **scores(probabilities, encoded.labels, run.labels), "overlaps_training_data": overlap}
+
+
+def _predict(run: Run, ids: np.ndarray) -> np.ndarray:
+    from edgelstm.train.model import import_keras
+
+    model = import_keras().saving.load_model(run.folder / "model.keras", compile=False)
+    return predict_probabilities(model, ids)
+
+
+def scores(probabilities: np.ndarray, labels: np.ndarray, names: tuple[str, str]) -> dict[str, Any]:
+    """Accuracy, binary cross-entropy and the confusion matrix (rows true, columns predicted)."""
+    return {**binary_scores(probabilities, labels), "labels": list(names),
+            "confusion_matrix": confusion_matrix(probabilities, labels)}
+
+
+def format_report(result: dict[str, Any]) -> str:
+    """The human-readable form of `evaluate`'s result."""
+    names, matrix = result["labels"], result["confusion_matrix"]
+    width = max(8, *(len(n) + 2 for n in names))
+    lines = [f"evaluated {result['run']} on {result['data']}: {result['examples']:,} examples",
+             f"accuracy {result['accuracy']:.4f}   loss {result['loss']:.4f}",
+             "confusion matrix (rows: true label, columns: predicted)",
+             " " * width + "".join(f"{n:>{width}}" for n in names)]
+    lines += [f"{names[t]:>{width}}" + "".join(f"{matrix[t][p]:>{width},}" for p in (0, 1)) for t in (0, 1)]
+    if result["overlaps_training_data"]:
+        lines.append("note: this is the file the run trained on; most of it was training data, so these "
+                     "figures are optimistic (evaluate without --data for the held-out split)")
+    return "\n".join(lines)

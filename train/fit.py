@@ -1,0 +1,168 @@
+"""`train(config, out)`: data -> fitted model -> a complete run directory.
+
+Training keeps the weights of the epoch with the lowest validation loss and stops once
+`early_stopping_patience` epochs bring no improvement: on IMDB the model overfits after
+an epoch or two, and the best epoch is the one worth exporting.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgelstm import __version__
+from edgelstm.envinfo import library_versions
+from edgelstm.train import rundir
+from edgelstm.train.config import TrainConfig
+from edgelstm.train.model import build_model, import_keras, seed_everything
+from edgelstm.train.prepare import Prepared, calibration_sample, limit_corpus, prepare
+from edgelstm.train.scoring import binary_scores, predict_probabilities
+from edgelstm.train.sources import Corpus, load_corpus
+
+
+# The epoch to keep is chosen on the validation cross-entropy alone: Keras' val_loss also holds
+# the L2 penalty, which changes from epoch to epoch for reasons unrelated to generalization.
+MONITOR = "val_bce"
+
+
+@dataclass
+class Fitted:
+    model: Any  # keras.Model with the kept (best) weights
+    history: list[dict[str, float]] = field(default_factory=list)
+    best_epoch: int = 0  # 1-based, lowest validation loss
+    kept_epoch: int = 0  # 1-based, whose weights the model holds
+    stopped_early: bool = False
+    seconds: float = 0.0
+
+
+def train(config: TrainConfig, out: str | Path, *, force: bool = False, verbose: int = 1) -> Path:
+    """Train per `config` and write the run directory `out`; returns its path.
+
+    An existing `out` is refused unless `force` (and then only a run directory is replaced).
+    Nothing is written until training has finished.
+    """
+    target = Path(out)
+    rundir.check_target(target, force=force)
+    corpus = limit_corpus(load_corpus(config), config.limit, seed=config.seed)
+    prepared = prepare(corpus, config)
+    if verbose:
+        print(describe_data(corpus, prepared), flush=True)
+    fitted = fit_model(prepared, config, verbose=verbose)
+    metrics = build_metrics(config, corpus, prepared, fitted)
+    with rundir.staging(target, force=force) as folder:
+        write_run(folder, config, prepared, fitted, metrics)
+    return target
+
+
+def describe_data(corpus: Corpus, prepared: Prepared) -> str:
+    counts = ", ".join(f"{n:,} {name}" for name, n in corpus.fingerprint()["counts"].items())
+    return (f"data: {corpus.source}: {len(corpus):,} examples ({counts}); training on "
+            f"{len(prepared.train.labels):,}, validating on {len(prepared.validation.labels):,}")
+
+
+def _keep_best_callback(keras: Any) -> Any:
+    """A callback remembering the weights of the lowest validation cross-entropy, and timing each epoch."""
+
+    class KeepBest(keras.callbacks.Callback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.best_loss, self.best_epoch, self.best_weights = np.inf, 0, None
+            self.seconds: list[float] = []
+
+        def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+            self.started = time.perf_counter()
+
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            self.seconds.append(time.perf_counter() - self.started)
+            if logs[MONITOR] < self.best_loss:
+                self.best_loss, self.best_epoch = logs[MONITOR], epoch + 1
+                self.best_weights = self.model.get_weights()
+
+    return KeepBest()
+
+
+def fit_model(prepared: Prepared, config: TrainConfig, *, verbose: int = 1) -> Fitted:
+    """Seeded, deterministic Adam training with early stopping on validation loss."""
+    keras = import_keras()
+    seed_everything(config.seed)
+    model = build_model(config)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate),
+                  loss="binary_crossentropy",
+                  metrics=["accuracy", keras.metrics.BinaryCrossentropy(name=MONITOR.removeprefix("val_"))])
+    keep = _keep_best_callback(keras)
+    callbacks = [keep]
+    if config.early_stopping_patience:
+        callbacks.append(keras.callbacks.EarlyStopping(monitor=MONITOR, patience=config.early_stopping_patience))
+    started = time.perf_counter()
+    result = model.fit(prepared.train.ids, _targets(prepared.train.labels),
+                       validation_data=(prepared.validation.ids, _targets(prepared.validation.labels)),
+                       epochs=config.epochs, batch_size=config.batch_size, shuffle=True,
+                       callbacks=callbacks, verbose=verbose)
+    seconds = time.perf_counter() - started
+    if config.restore_best and keep.best_weights is not None:
+        model.set_weights(keep.best_weights)
+    history = _history(result.history, keep.seconds)
+    kept_epoch = keep.best_epoch if config.restore_best else len(history)
+    return Fitted(model=model, history=history, best_epoch=keep.best_epoch, kept_epoch=kept_epoch,
+                  stopped_early=len(history) < config.epochs, seconds=seconds)
+
+
+def _targets(labels: np.ndarray) -> np.ndarray:
+    """float32 [n, 1], the model output's shape (the cross-entropy metric insists on equal ranks)."""
+    return labels.astype(np.float32).reshape(-1, 1)
+
+
+def _history(logs: dict[str, list[float]], seconds: list[float]) -> list[dict[str, float]]:
+    epochs = []
+    for epoch in range(len(logs["loss"])):
+        row: dict[str, float] = {"epoch": epoch + 1}
+        row.update({name: float(values[epoch]) for name, values in logs.items()})
+        row["seconds"] = round(seconds[epoch], 2)
+        epochs.append(row)
+    return epochs
+
+
+def build_metrics(config: TrainConfig, corpus: Corpus, prepared: Prepared, fitted: Fitted) -> dict[str, Any]:
+    """metrics.json: what was trained on, how it went, and what the kept model scores."""
+    validation = binary_scores(predict_probabilities(fitted.model, prepared.validation.ids), prepared.validation.labels)
+    return {
+        "edgelstm": __version__,
+        "labels": list(corpus.label_names),
+        "history": fitted.history,
+        "best_epoch": fitted.best_epoch,
+        "kept_epoch": fitted.kept_epoch,
+        "epochs_run": len(fitted.history),
+        "stopped_early": fitted.stopped_early,
+        "validation": {**validation, "examples": int(len(prepared.validation.labels))},
+        "training_examples": int(len(prepared.train.labels)),
+        "training_seconds": round(fitted.seconds, 1),
+        "data": corpus.fingerprint(),
+        "seed": config.seed,
+        "libraries": library_versions(),
+    }
+
+
+def save_without_optimizer(model: Any, path: Path) -> None:
+    """Keras 3 ignores `include_optimizer=False` for .keras files: save an uncompiled clone instead,
+    so the file holds the weights and architecture only (a third of the size)."""
+    keras = import_keras()
+    clean = keras.Model.from_config(model.get_config())  # clone_model keeps the compile state
+    clean.set_weights(model.get_weights())
+    clean.save(path)
+
+
+def write_run(folder: Path, config: TrainConfig, prepared: Prepared, fitted: Fitted, metrics: dict[str, Any]) -> None:
+    """The files of docs/contracts.md, into `folder`."""
+    save_without_optimizer(fitted.model, folder / "model.keras")
+    prepared.tokenizer.save(folder / "tokenizer.json")
+    rundir.write_json(folder / "config.json", config.to_dict())
+    rundir.write_json(folder / "metrics.json", metrics)
+    validation = prepared.validation
+    rundir.write_arrays(folder / "validation.npz", ids=validation.ids, labels=validation.labels,
+                        lengths=validation.lengths)
+    calibration = calibration_sample(prepared.train, config.calibration_size, seed=config.seed)
+    rundir.write_arrays(folder / "calibration.npz", ids=calibration.ids, labels=calibration.labels)
