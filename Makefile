@@ -24,9 +24,16 @@ $(STAMP): pyproject.toml Makefile
 	@$(PY) -m pip install -q --no-deps 'tf-keras==2.21.0' 2>&1 | $(QUIET_PIP)
 	@touch $(STAMP)
 
+# The main job end to end on the built-in corpus: train, evaluate, export all six
+# variants, verify them on every installed backend, then benchmark them.
 demo: $(STAMP)
 	$(EDGELSTM) train --data synthetic --out $(DEMO)/run --force
 	$(EDGELSTM) evaluate $(DEMO)/run --data synthetic
+	$(EDGELSTM) export $(DEMO)/run --out $(DEMO)/bundle --force
+	$(EDGELSTM) verify $(DEMO)/bundle
+	$(EDGELSTM) predict $(DEMO)/bundle "a quietly wonderful film" "not good at all, a dull waste of time"
+	$(EDGELSTM) bench $(DEMO)/bundle --keras-model $(DEMO)/run/model.keras --out $(DEMO)/bench --no-progress
+	@echo "demo done: run in $(DEMO)/run, bundle in $(DEMO)/bundle, benchmark in $(DEMO)/bench/results.md"
 
 test: $(STAMP)
 	$(PY) -m pytest

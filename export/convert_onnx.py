@@ -10,7 +10,7 @@ from typing import Any
 
 from edgelstm.export import keras_model
 
-# tf2onnx 1.17's op table stops at 18; 17 loads on onnxruntime >= 1.13 (older devices).
+# tf2onnx 1.17 stops at opset 18; 17 leaves room for the older onnxruntime releases devices carry.
 OPSET = 17
 INPUT_NAME, OUTPUT_NAME, BATCH_AXIS = "ids", "probability", "batch"
 # Signed int8 weights: onnxruntime's default; QUInt8 measured no faster on this x86 CPU.

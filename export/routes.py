@@ -3,13 +3,17 @@
 Two TFLite routes exist for a Keras 3 LSTM, both with the batch fixed to 1:
 
 * ``keras3-while``: the Keras 3 model exported as a SavedModel with a [1, maxlen] signature;
-  the LSTM becomes a WHILE loop of builtin ops. Best parity and about 1.7x faster than the
-  fused op on ai-edge-litert, but tflite-runtime 2.14 cannot load its dynamic-int8 form and
-  full int8 crashes the converter.
+  the LSTM becomes a WHILE loop of builtin ops. On ai-edge-litert it runs 1.6-2.5x faster
+  than the fused op at every precision, but tflite-runtime 2.14 cannot load its
+  dynamic-int8 form and full int8 crashes the converter.
 * ``tf_keras-fused``: the same weights set into a tf_keras (Keras 2) rebuild, which converts
   to one UNIDIRECTIONAL_SEQUENCE_LSTM op: the only route to full int8 and the dynamic-int8
   form every TFLite interpreter runs. Its LSTM state lives in variable tensors that persist
   between invocations, so a runtime resets them before each row (`reset_variables`).
+
+Measured on the IMDB model (10000 x 128 embedding, LSTM 128, 200 tokens), ai-edge-litert,
+batch 1, one thread, median: fp32 0.80 ms WHILE / 1.47 ms fused, fp16 0.81 / 1.29,
+dynamic int8 0.38 / 0.95, full int8 (fused) 7.3; both routes within 2e-6 of Keras in fp32.
 """
 
 from __future__ import annotations
@@ -26,8 +30,8 @@ ORT_QUANTIZE_DYNAMIC = "ort-quantize-dynamic"
 ROUTES: dict[str, tuple[str, ...]] = {
     "tflite-fp32": (KERAS3_WHILE, TF_KERAS_FUSED),
     "tflite-fp16": (KERAS3_WHILE, TF_KERAS_FUSED),
-    # fused: the WHILE form is faster on ai-edge-litert but tflite-runtime 2.14 (the only
-    # interpreter for 32-bit Raspberry Pi OS) rejects its FULLY_CONNECTED version 12.
+    # fused: the WHILE form is faster on ai-edge-litert but tflite-runtime 2.14 (which older
+    # device setups pin) rejects its FULLY_CONNECTED version 12; the fused form runs on both.
     "tflite-dynint8": (TF_KERAS_FUSED, KERAS3_WHILE),
     # fused only works; keras3-while is accepted so the crash handling can be exercised
     # (the converter segfaults, and export reports that variant as failed).

@@ -130,17 +130,17 @@ def test_an_export_killed_while_converting_leaves_nothing_at_the_target(
         staging_folder = job.parent.parent
         _wait_for(lambda: _processes_mentioning(str(job)), 30, "the converter process")
         os.kill(process.pid, signum)
-        code = process.wait(timeout=60)
+        _, stderr = process.communicate(timeout=60)
     finally:
         if process.poll() is None:
             process.kill()
-    assert code != 0
-    assert not target.exists()
+    assert process.returncode != 0, stderr
+    assert not target.exists(), stderr
     # Converters die with the export (SIGKILL included, through PR_SET_PDEATHSIG).
     _wait_for(lambda: not _processes_mentioning(str(staging_folder)), 30, "the converter to exit")
     if signum == signal.SIGKILL:
         assert staging_folder.exists()  # nothing could clean up; the next export removes it
         assert remove_orphans(tmp_path) == [staging_folder]
     else:
-        assert "interrupted" in process.stderr.read()
-    assert list(tmp_path.iterdir()) == []
+        assert "interrupted" in stderr, stderr
+    assert list(tmp_path.iterdir()) == [], stderr

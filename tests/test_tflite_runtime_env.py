@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parents[1]
 VENV = REPO / ".venv-tflite"
 TEST_REQUIREMENT = "pytest>=9.0,<9.3"
 # Tests that need only the runtime (the same list as scripts/pi/pi_test.py runs on the Pi).
-RUNTIME_TESTS = ("test_runtime*.py", "test_tokenizer*.py", "test_bundle*.py", "test_backend*.py")
+RUNTIME_TESTS = ("test_runtime_*.py", "test_tokenizer.py")
 PROBE = REPO / "scripts" / "pi" / "probe.py"
 
 pytestmark = [

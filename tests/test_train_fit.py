@@ -39,6 +39,10 @@ def test_model_is_embedding_lstm_dense_without_optimizer_state(run):
     assert [type(layer).__name__ for layer in weighted] == ["Embedding", "LSTM", "Dense"]
     assert model.input.shape == (None, TINY["maxlen"]) and model.input.dtype == "int32"
     assert weighted[0].input_dim == TINY["vocab_size"] and weighted[1].units == TINY["lstm_units"]
+    # trained with dropout and L2 (the defaults), saved without: export sees the plain layers
+    assert TrainConfig().dropout > 0 and TrainConfig().l2 > 0
+    assert weighted[1].dropout == 0 and weighted[1].cell.kernel_regularizer is None
+    assert weighted[0].embeddings_regularizer is None
     with zipfile.ZipFile(run / "model.keras") as archive:
         groups: list[str] = []
         h5py.File(io.BytesIO(archive.read("model.weights.h5"))).visit(groups.append)
@@ -139,3 +143,11 @@ def test_training_stops_after_patience_epochs_without_improvement(tmp_path):
     config = TrainConfig(**{**TINY, "epochs": 4, "learning_rate": 0.03, "early_stopping_patience": 1})
     metrics = json.loads((train(config, tmp_path / "r", verbose=0) / "metrics.json").read_text())
     assert metrics["stopped_early"] and metrics["epochs_run"] == metrics["best_epoch"] + 1 < 4
+
+
+def test_run_folder_gets_ordinary_permissions(run):
+    import os
+
+    mask = os.umask(0)
+    os.umask(mask)
+    assert run.stat().st_mode & 0o777 == 0o777 & ~mask

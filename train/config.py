@@ -59,14 +59,16 @@ class TrainConfig:
     epochs: int = _option(3, "maximum number of epochs", low=1, high=10_000)
     batch_size: int = _option(64, "examples per training step", low=1, high=1_000_000)
     learning_rate: float = _option(1e-3, "Adam learning rate", low=0.0, high=1.0, low_open=True)
+    learning_rate_decay: float = _option(1.0, "factor applied to the learning rate after each epoch "
+                                              "(1 = constant)", low=0.0, high=1.0, low_open=True)
     validation_split: float = _option(0.2, "share of the data held out for validation (stratified)",
                                       low=0.01, high=0.5)
     seed: int = _option(0, "seed of the split, the initial weights and the synthetic corpus", low=0,
                         high=2**31 - 1)
     # --- regularization: only what vanishes at inference, so export sees three layers ----------
-    dropout: float = _option(0.0, "LSTM input dropout (training only)", low=0.0, high=0.9)
+    dropout: float = _option(0.3, "LSTM input dropout (training only)", low=0.0, high=0.9)
     recurrent_dropout: float = _option(0.0, "LSTM recurrent dropout (training only)", low=0.0, high=0.9)
-    l2: float = _option(0.0, "L2 weight penalty on the embedding and LSTM kernels", low=0.0, high=1.0)
+    l2: float = _option(1e-5, "L2 weight penalty on the embedding and LSTM kernels", low=0.0, high=1.0)
     early_stopping_patience: int = _option(1, "epochs without a lower validation loss before stopping "
                                               "(0 = never stop early)", low=0, high=10_000)
     restore_best: bool = _option(True, "keep the weights of the epoch with the lowest validation loss")

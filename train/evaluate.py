@@ -96,8 +96,7 @@ def evaluate(run_folder: str | Path, data: str | None = None, **options: Any) ->
     """Scores of the run's model on `data` (see the module docstring); JSON-ready."""
     run = open_run(run_folder)
     if data is None:
-        with np.load(run.folder / "validation.npz") as arrays:
-            encoded, source, overlap = Encoded(arrays["ids"], arrays["labels"], arrays["lengths"]), "validation.npz", False
+        encoded, source, overlap = held_out_split(run), "validation.npz", False
     else:
         corpus = evaluation_corpus(run, data, **options)
         if len(corpus) == 0:
@@ -107,6 +106,11 @@ def evaluate(run_folder: str | Path, data: str | None = None, **options: Any) ->
     probabilities = _predict(run, encoded.ids)
     return {"run": str(run.folder), "data": source, "examples": int(len(encoded.labels)),
             **scores(probabilities, encoded.labels, run.labels), "overlaps_training_data": overlap}
+
+
+def held_out_split(run: Run) -> Encoded:
+    with np.load(run.folder / "validation.npz") as arrays:
+        return Encoded(ids=arrays["ids"], labels=arrays["labels"], lengths=arrays["lengths"])
 
 
 def _predict(run: Run, ids: np.ndarray) -> np.ndarray:

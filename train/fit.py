@@ -7,6 +7,7 @@ an epoch or two, and the best epoch is the one worth exporting.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -95,6 +96,9 @@ def fit_model(prepared: Prepared, config: TrainConfig, *, verbose: int = 1) -> F
                   metrics=["accuracy", keras.metrics.BinaryCrossentropy(name=MONITOR.removeprefix("val_"))])
     keep = _keep_best_callback(keras)
     callbacks = [keep]
+    if config.learning_rate_decay != 1.0:
+        callbacks.append(keras.callbacks.LearningRateScheduler(
+            lambda epoch: config.learning_rate * config.learning_rate_decay ** epoch))
     if config.early_stopping_patience:
         callbacks.append(keras.callbacks.EarlyStopping(monitor=MONITOR, patience=config.early_stopping_patience))
     started = time.perf_counter()
@@ -105,10 +109,23 @@ def fit_model(prepared: Prepared, config: TrainConfig, *, verbose: int = 1) -> F
     seconds = time.perf_counter() - started
     if config.restore_best and keep.best_weights is not None:
         model.set_weights(keep.best_weights)
+    model = inference_model(model, config)
     history = _history(result.history, keep.seconds)
     kept_epoch = keep.best_epoch if config.restore_best else len(history)
     return Fitted(model=model, history=history, best_epoch=keep.best_epoch, kept_epoch=kept_epoch,
                   stopped_early=len(history) < config.epochs, seconds=seconds)
+
+
+def inference_model(trained: Any, config: TrainConfig) -> Any:
+    """The trained weights in a fresh, uncompiled model without dropout or penalties.
+
+    Those only act in training, but a layer built with them carries extra state into a
+    SavedModel (an extra TFLite subgraph), and `include_optimizer=False` is ignored for
+    .keras files: a clean rebuild gives export exactly Embedding -> LSTM -> Dense.
+    """
+    clean = build_model(dataclasses.replace(config, dropout=0.0, recurrent_dropout=0.0, l2=0.0))
+    clean.set_weights(trained.get_weights())
+    return clean
 
 
 def _targets(labels: np.ndarray) -> np.ndarray:
@@ -146,18 +163,9 @@ def build_metrics(config: TrainConfig, corpus: Corpus, prepared: Prepared, fitte
     }
 
 
-def save_without_optimizer(model: Any, path: Path) -> None:
-    """Keras 3 ignores `include_optimizer=False` for .keras files: save an uncompiled clone instead,
-    so the file holds the weights and architecture only (a third of the size)."""
-    keras = import_keras()
-    clean = keras.Model.from_config(model.get_config())  # clone_model keeps the compile state
-    clean.set_weights(model.get_weights())
-    clean.save(path)
-
-
 def write_run(folder: Path, config: TrainConfig, prepared: Prepared, fitted: Fitted, metrics: dict[str, Any]) -> None:
     """The files of docs/contracts.md, into `folder`."""
-    save_without_optimizer(fitted.model, folder / "model.keras")
+    fitted.model.save(folder / "model.keras")  # uncompiled: no optimizer state
     prepared.tokenizer.save(folder / "tokenizer.json")
     rundir.write_json(folder / "config.json", config.to_dict())
     rundir.write_json(folder / "metrics.json", metrics)

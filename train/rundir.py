@@ -42,11 +42,18 @@ def staging(target: Path, *, force: bool) -> Iterator[Path]:
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     try:
+        temporary.chmod(0o777 & ~_umask())  # mkdtemp makes it private; a run folder is an ordinary one
         yield temporary
         _move_into_place(temporary, target, force=force)
     except BaseException:
         shutil.rmtree(temporary, ignore_errors=True)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _move_into_place(temporary: Path, target: Path, *, force: bool) -> None:

@@ -23,6 +23,7 @@ import json
 import platform
 import re
 import resource
+import shlex
 import shutil
 import subprocess
 import sys
@@ -59,11 +60,11 @@ def peak_rss_mb(argv: list[str]) -> tuple[float, str]:
         if done.returncode:
             raise SystemExit(f"failed: {' '.join(map(str, argv))}\n{done.stderr[-2000:]}")
         kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr).group(1))
-        return kb / 1024, "/usr/bin/time -v " + " ".join(map(str, argv))
+        return kb / 1024, shlex.join(["/usr/bin/time", "-v", *map(str, argv)])
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     sh(argv)
     after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return max(after, before) / 1024, " ".join(map(str, argv))
+    return max(after, before) / 1024, shlex.join(map(str, argv))
 
 
 def measure(bundle: Path, wheel: Path) -> list[dict]:

@@ -4,10 +4,14 @@ A cell is what `edgelstm verify --json` said for that (variant, backend) pair on
 `ok` with its parity figures, `FAIL` with the bound or error, or a refusal by the runtime's
 own rules (e.g. tflite-runtime 2.14 and the Keras 3 dynamic-int8 model). Each refusal was
 also tried for real on the Pi (probe.py): a refusal the interpreter contradicts is a surprise.
+
+`python scripts/pi/matrix.py out/pi/results.json` renders the Markdown again from a run's results.
 """
 
 from __future__ import annotations
 
+import json
+import sys
 import time
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
@@ -76,7 +80,7 @@ def _cell(check: dict[str, Any], probe: dict[str, Any] | None) -> tuple[str, str
     """(state, text) of one verify check on the Pi."""
     parity = check.get("parity")
     if check["status"] == "ok":
-        return "ok", (f"ok: max\\|dp\\| {_short(parity['max_abs_diff'])}, "
+        return "ok", (f"ok: max |dp| {_short(parity['max_abs_diff'])}, "
                       f"labels {_percent(parity['label_agreement'])} equal")
     if check["status"] == "FAIL":
         why = "; ".join(parity["failures"]) if parity and parity.get("failures") else check.get("note", "")
@@ -90,7 +94,8 @@ def _cell(check: dict[str, Any], probe: dict[str, Any] | None) -> tuple[str, str
 def _probe_text(probe: dict[str, Any]) -> str:
     if probe.get("ran"):
         return "within bounds" if probe["passed"] else f"ran, out of bounds: {'; '.join(probe['failures'])}"
-    return f"fails with {probe.get('error', 'no message')}"
+    error = probe.get("error", "no message")
+    return f"fails with {error if len(error) <= 160 else error[:157] + '...'}"
 
 
 def rows_of(manifests: dict[str, dict[str, Any]]) -> list[tuple[str, str]]:
@@ -116,19 +121,15 @@ def build(results: list[dict[str, Any]], *, manifests: dict[str, dict[str, Any]]
         options[result["option"]] = _option_facts(result)
         unexpected += _option_surprises(result, tests_expected)
         for bundle, verify in result["verify"].items():
-            unexpected += _fill_cells(cells, bundle, result, (verify["report"] or {}).get("checks", []))
-    for bundle, manifest in manifests.items():
-        for variant, entry in manifest.get("variants", {}).items():
-            if entry.get("status") != "passed":
-                for backend in BACKEND_ORDER:
-                    cells[f"{bundle}/{variant}"].setdefault(backend, ("absent", f"not checked: {entry.get('status')} at export"))
+            unexpected += _fill_cells(cells, bundle, manifests[bundle], result, (verify["report"] or {}).get("checks", []))
     labels = {f"{b}/{v}": f"{v} ({manifests[b]['variants'][v].get('route', '?')})" for b, v in rows}
     return {"rows": [f"{b}/{v}" for b, v in rows], "labels": labels, "cells": cells, "options": options,
             "unexpected": unexpected, "bundle": _bundle_facts(next(iter(manifests.values()))),
             "date": time.strftime("%Y-%m-%d")}
 
 
-def _fill_cells(cells: dict, bundle: str, result: dict[str, Any], checks: list[dict[str, Any]]) -> list[str]:
+def _fill_cells(cells: dict, bundle: str, manifest: dict[str, Any], result: dict[str, Any],
+                checks: list[dict[str, Any]]) -> list[str]:
     backend, surprises = result["backend"], []
     for check in checks:
         key = f"{bundle}/{check['variant']}"
@@ -136,6 +137,10 @@ def _fill_cells(cells: dict, bundle: str, result: dict[str, Any], checks: list[d
             continue
         probe = (result.get("probes") or {}).get(bundle, {}).get(check["variant"])
         state, text = _cell(check, probe)
+        failed_at_export = manifest["variants"][check["variant"]].get("status") != "passed"
+        if failed_at_export:
+            state, text = (("fail-as-export", text.replace("FAIL:", "FAIL, as at export:", 1)) if state == "fail"
+                           else (state, f"{text} (failed at export)"))
         cells[key][backend] = (state, text)
         where = f"{check['variant']} ({bundle} bundle) on {backend}"
         if state == "fail":
@@ -158,11 +163,13 @@ def _option_facts(result: dict[str, Any]) -> dict[str, Any]:
 
 def _option_surprises(result: dict[str, Any], tests_expected: bool) -> list[str]:
     name, surprises = result["option"], []
+    first = next(iter(result["verify"]), None)  # the default export, which must run
     for bundle, verify in result["verify"].items():
         if verify["report"] is None:
             surprises.append(f"{name}: `edgelstm verify --backend {result['backend']}` on the {bundle} bundle gave no "
                              f"report (exit {verify['returncode']}): {_last_line(verify['stderr'])}")
-        elif not any(c["status"] == "ok" and c["backend"] == result["backend"] for c in verify["report"]["checks"]):
+        elif bundle == first and not any(c["status"] == "ok" and c["backend"] == result["backend"]
+                                         for c in verify["report"]["checks"]):
             surprises.append(f"{name}: no variant of the {bundle} bundle ran within bounds on {result['backend']}")
     tests = result.get("pytest") or {}
     if not tests_expected:
@@ -211,7 +218,7 @@ def markdown(report: dict[str, Any]) -> str:
         row = [report["labels"][key]]
         for backend in BACKEND_ORDER:
             if backend in by_backend:
-                row.append(report["cells"][key].get(backend, ("n/a", "-"))[1])
+                row.append(report["cells"][key].get(backend, ("n/a", "-"))[1].replace("|", "\\|"))
         lines.append("| " + " | ".join(row) + " |")
     lines += ["", "`-`: not run there (a backend runs its format only; numpy runs the float32 variants from "
               "weights.npz, whatever their route). The first rows are the default export; the last rows are the "
@@ -229,3 +236,10 @@ def markdown(report: dict[str, Any]) -> str:
     if report["unexpected"]:
         lines += ["", "Unexpected outcomes:", ""] + [f"- {line}" for line in report["unexpected"]]
     return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    saved = json.loads(open(sys.argv[1], encoding="utf-8").read())
+    rebuilt = build(saved["results"], manifests=saved["manifests"], wheels=saved["wheels"],
+                    tests_expected=saved["tests_expected"])
+    print(markdown(rebuilt), end="")
