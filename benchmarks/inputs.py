@@ -24,6 +24,8 @@ from edgelstm.runtime.tokenizer import PADDING_ID, pad_ids
 SEED = 20240
 # Ids below this are padding / markers in both tokenizer kinds; full-length inputs avoid them.
 FIRST_WORD_ID = 3
+# Real tokens of the short fixed-length inputs (a one-line review).
+SHORT_TOKENS = 20
 
 
 def sample_indices(n: int, limit: int) -> np.ndarray:
@@ -41,6 +43,17 @@ def full_length_ids(bundle: Bundle, count: int = 16) -> np.ndarray:
     tokenizer = bundle.tokenizer
     rng = np.random.default_rng(SEED)
     return rng.integers(FIRST_WORD_ID, tokenizer.vocab_size, size=(count, tokenizer.maxlen), dtype=np.int32)
+
+
+def short_length_ids(bundle: Bundle, tokens: int = SHORT_TOKENS, count: int = 16) -> np.ndarray:
+    """`count` texts of exactly `tokens` word ids, front-padded to maxlen as the tokenizer pads:
+    beside the full-length inputs they show what skipping the padding saves."""
+    tokenizer = bundle.tokenizer
+    tokens = min(tokens, tokenizer.maxlen)
+    rng = np.random.default_rng(SEED + 1)
+    ids = np.full((count, tokenizer.maxlen), PADDING_ID, dtype=np.int32)
+    ids[:, tokenizer.maxlen - tokens:] = rng.integers(FIRST_WORD_ID, tokenizer.vocab_size, size=(count, tokens))
+    return ids
 
 
 def _length_summary(lengths: np.ndarray) -> dict[str, Any]:
@@ -78,7 +91,7 @@ def prepare_inputs(bundle: Bundle, out_file: Path, *, data: str | Path | None,
                    max_examples: int) -> dict[str, Any]:
     """Write the workers' inputs to `out_file` (.npz) and return their description for results.json."""
     golden = bundle.golden()
-    arrays: dict[str, np.ndarray] = {"full_ids": full_length_ids(bundle)}
+    arrays: dict[str, np.ndarray] = {"full_ids": full_length_ids(bundle), "short_ids": short_length_ids(bundle)}
     info: dict[str, Any] = {"maxlen": bundle.tokenizer.maxlen, "golden_count": int(len(golden["ids"])), "data": None}
     if data is not None:
         data_arrays, info["data"] = _data_arrays(bundle, data, max_examples)
@@ -90,5 +103,6 @@ def prepare_inputs(bundle: Bundle, out_file: Path, *, data: str | Path | None,
     arrays["latency_ids"] = np.ascontiguousarray(ids[pick], dtype=np.int32)
     info["latency"] = {"source": source, "count": len(pick), "lengths": _length_summary(np.asarray(lengths)[pick])}
     info["full_length"] = {"count": len(arrays["full_ids"]), "tokens": bundle.tokenizer.maxlen}
+    info["short_length"] = {"count": len(arrays["short_ids"]), "tokens": min(SHORT_TOKENS, bundle.tokenizer.maxlen)}
     np.savez(out_file, **arrays)
     return info

@@ -18,7 +18,7 @@ WORKER_MODULE = "edgelstm.benchmarks.worker"
 PROGRESS_MARKER = "@@edgelstm-bench-progress"
 PROTOCOL_VERSION = 1
 # A worker's phases in order, so the progress bar moves forward through a row.
-PHASES = ("load", "latency", "full-length", "throughput", "parity", "accuracy")
+PHASES = ("load", "latency", "full-length", "short-length", "throughput", "parity", "accuracy")
 
 
 def progress_line(phase: str, done: int, total: int) -> str:

@@ -76,6 +76,7 @@ SPEED_COLUMNS: list[tuple[str, Callable[[Row], str]]] = [
     ("min-max ms", lambda r: f"{fmt(dig(r, 'latency', 'real', 'min_ms'))}-{fmt(dig(r, 'latency', 'real', 'max_ms'))}"),
     ("runs", lambda r: fmt(dig(r, "latency", "real", "runs"), "d")),
     ("full-length p50 ms", lambda r: fmt(dig(r, "latency", "full", "p50_ms"))),
+    ("20-token p50 ms", lambda r: fmt(dig(r, "latency", "short", "p50_ms"))),
     ("seq/s", lambda r: fmt(dig(r, "throughput", "sequences_per_s"), ".0f")),
     ("x model.predict", lambda r: ratio(dig(r, "speedup", "model.predict"))),
     ("x tf.function", lambda r: ratio(dig(r, "speedup", "tf.function"))),
@@ -128,7 +129,9 @@ def markdown(results: dict[str, Any], *, plots: list[str] = ()) -> str:
         f"- latency: batch 1 after {settings['warmup']} warm-up calls, at most {settings['runs']} runs or "
         f"{settings['seconds']:g} s per phase, on {latency_inputs['count']} {latency_inputs['source']} inputs "
         f"(mean {latency_inputs['lengths']['mean']:.0f} real tokens of {inputs['maxlen']}); full-length: "
-        f"{inputs['maxlen']} tokens, no padding",
+        f"{inputs['maxlen']} tokens, no padding"
+        + (f"; 20-token: {inputs['short_length']['tokens']} real tokens front-padded to {inputs['maxlen']}"
+           if inputs.get("short_length") else ""),
         f"- throughput: batch {settings['batch_size']}; threads: {settings['threads'] or 'interpreter default'}",
         "", "## Speed", "", rows_table(results["rows"], SPEED_COLUMNS),
         "", "## Start-up, size, memory, quality", "", rows_table(results["rows"], SETUP_COLUMNS), "",

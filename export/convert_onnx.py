@@ -12,20 +12,26 @@ from edgelstm.export import keras_model
 
 # tf2onnx 1.17 stops at opset 18; 17 leaves room for the older onnxruntime releases devices carry.
 OPSET = 17
-INPUT_NAME, OUTPUT_NAME, BATCH_AXIS = "ids", "probability", "batch"
+INPUT_NAME, H0_NAME, C0_NAME, OUTPUT_NAME = "ids", "h0", "c0", "probability"
+BATCH_AXIS, STEPS_AXIS = "batch", "steps"
 # Signed int8 weights: onnxruntime's default; QUInt8 measured no faster on this x86 CPU.
 WEIGHT_TYPE = "QInt8"
 
 
 def convert(model_path: Path, out: Path) -> dict[str, Any]:
-    """tf2onnx from a tf.function with a [None, maxlen] signature (from_keras fails on Keras 3)."""
+    """tf2onnx from a tf.function with [None, None] ids and [None, H] states (from_keras fails on Keras 3)."""
     import tensorflow as tf
     import tf2onnx
 
     model = keras_model.load_model(model_path)
-    maxlen = keras_model.architecture(model).maxlen
-    signature = [tf.TensorSpec([None, maxlen], tf.int32, name=INPUT_NAME)]
-    function = tf.function(lambda ids: model(ids, training=False), input_signature=signature)
+    units = keras_model.architecture(model).lstm_units
+    # The stateful twin: dynamic length and initial state as inputs, for the fast path
+    # (docs/contracts.md); zero state and maxlen ids give the padded model's outputs.
+    twin = keras_model.stateful_twin(model, batch_size=None)
+    signature = [tf.TensorSpec([None, None], tf.int32, name=INPUT_NAME),
+                 tf.TensorSpec([None, units], tf.float32, name=H0_NAME),
+                 tf.TensorSpec([None, units], tf.float32, name=C0_NAME)]
+    function = tf.function(lambda ids, h0, c0: twin([ids, h0, c0], training=False), input_signature=signature)
     proto, _ = tf2onnx.convert.from_function(function, input_signature=signature, opset=OPSET)
     _name_interface(proto)
     _save(proto, out)
@@ -45,6 +51,9 @@ def _name_interface(proto: Any) -> None:
     graph = proto.graph
     for value in list(graph.input) + list(graph.output):
         value.type.tensor_type.shape.dim[0].dim_param = BATCH_AXIS
+    for value in graph.input:
+        if value.name == INPUT_NAME:
+            value.type.tensor_type.shape.dim[1].dim_param = STEPS_AXIS
     old = graph.output[0].name
     for node in graph.node:
         node.output[:] = [OUTPUT_NAME if name == old else name for name in node.output]

@@ -15,7 +15,7 @@ import numpy as np
 from edgelstm.export import keras_model
 from edgelstm.export.routes import KERAS3_WHILE, TF_KERAS_FUSED
 
-INPUT_NAME = "ids"
+INPUT_NAME, H0_NAME, C0_NAME = "ids", "h0", "c0"
 # A dynamic batch fails ('tf.TensorListReserve' op requires element_shape to be static):
 # every TFLite model here reads one sequence per invocation.
 BATCH = 1
@@ -27,22 +27,32 @@ def convert(model_path: Path, out: Path, *, route: str, precision: str, calibrat
     arch = keras_model.architecture(model)
     with tempfile.TemporaryDirectory(prefix="edgelstm-savedmodel-") as scratch:
         if route == KERAS3_WHILE:
-            converter = _keras3_while(model, arch.maxlen, Path(scratch))
+            converter = _keras3_while(model, arch.lstm_units, Path(scratch))
         elif route == TF_KERAS_FUSED:
             converter = _tf_keras_fused(model, arch)
         else:
             raise ValueError(f"unknown TFLite route {route!r}")
-        settings = _set_precision(converter, precision, calibration_path)
+        # The WHILE route's model also takes the LSTM state: calibrate it from the zero state.
+        state_units = arch.lstm_units if route == KERAS3_WHILE else None
+        settings = _set_precision(converter, precision, calibration_path, state_units)
         out.write_bytes(converter.convert())
     return {"route": route, "converter": settings}
 
 
-def _keras3_while(model: Any, maxlen: int, scratch: Path) -> Any:
-    """Keras 3's own SavedModel export with a batch-1 signature: the LSTM becomes a WHILE loop."""
+def _keras3_while(model: Any, units: int, scratch: Path) -> Any:
+    """Keras 3's own SavedModel export with a batch-1 signature: the LSTM becomes a WHILE loop.
+
+    The stateful twin (inputs ids [1, None], h0, c0) is exported: its length is dynamic
+    (resize the ids input per text) and its initial state an input, so the runtime can skip
+    the padding (docs/contracts.md, "Fast path"); zero state and maxlen ids is the padded model.
+    """
     import tensorflow as tf
 
-    signature = [tf.TensorSpec([BATCH, maxlen], tf.int32, name=INPUT_NAME)]
-    model.export(str(scratch), format="tf_saved_model", input_signature=signature, verbose=False)
+    twin = keras_model.stateful_twin(model, batch_size=BATCH)
+    signature = [[tf.TensorSpec([BATCH, None], tf.int32, name=INPUT_NAME),
+                  tf.TensorSpec([BATCH, units], tf.float32, name=H0_NAME),
+                  tf.TensorSpec([BATCH, units], tf.float32, name=C0_NAME)]]
+    twin.export(str(scratch), format="tf_saved_model", input_signature=signature, verbose=False)
     return tf.lite.TFLiteConverter.from_saved_model(str(scratch))
 
 
@@ -64,7 +74,7 @@ def _tf_keras_fused(model: Any, arch: keras_model.Architecture) -> Any:
     return tf.lite.TFLiteConverter.from_keras_model(twin)
 
 
-def _set_precision(converter: Any, precision: str, calibration_path: Path) -> dict[str, Any]:
+def _set_precision(converter: Any, precision: str, calibration_path: Path, state_units: int | None) -> dict[str, Any]:
     """Configure quantization; returns the settings for the manifest."""
     import tensorflow as tf
 
@@ -78,7 +88,7 @@ def _set_precision(converter: Any, precision: str, calibration_path: Path) -> di
         return {"optimizations": ["DEFAULT"]}
     if precision == "int8":
         calibration = _calibration_ids(calibration_path)
-        converter.representative_dataset = lambda: _one_row_at_a_time(calibration)
+        converter.representative_dataset = lambda: _one_row_at_a_time(calibration, state_units)
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         # Input stays int32 (token ids exceed int8) and output float32 (a probability).
         return {"optimizations": ["DEFAULT"], "supported_ops": ["TFLITE_BUILTINS_INT8"],
@@ -91,6 +101,10 @@ def _calibration_ids(path: Path) -> np.ndarray:
         return data["ids"].astype(np.int32)
 
 
-def _one_row_at_a_time(ids: np.ndarray) -> Iterator[list[np.ndarray]]:
+def _one_row_at_a_time(ids: np.ndarray, state_units: int | None) -> Iterator[Any]:
     for row in range(len(ids)):
-        yield [ids[row:row + BATCH]]
+        if state_units is None:
+            yield [ids[row:row + BATCH]]
+        else:  # the signature's inputs by name, the padded way: zero initial state
+            zeros = np.zeros((BATCH, state_units), np.float32)
+            yield {INPUT_NAME: ids[row:row + BATCH], H0_NAME: zeros, C0_NAME: zeros}

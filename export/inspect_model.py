@@ -76,6 +76,25 @@ def _tflite_io(model: Any, schema: Any) -> dict[str, Any]:
     return {"inputs": inputs, "outputs": outputs, "batch": batch}
 
 
+def fast_path_inputs(info: dict[str, Any]) -> dict[str, str] | None:
+    """{"ids", "h0", "c0"} -> input name when the model takes an initial state (the fast path), else None.
+
+    TFLite names them `serving_default_<name>:0`, ONNX keeps the signature's names.
+    """
+    from edgelstm.runtime.padding import FAST_PATH_INPUTS
+
+    names = [value["name"] for value in info["inputs"]]
+    if len(names) != len(FAST_PATH_INPUTS):
+        return None
+    roles = {}
+    for role in FAST_PATH_INPUTS:
+        matches = [name for name in names if name in (role, f"serving_default_{role}:0")]
+        if len(matches) != 1:
+            return None
+        roles[role] = matches[0]
+    return roles
+
+
 def onnx_info(path: Path) -> dict[str, Any]:
     """Op types with domains, opsets, inputs/outputs (None for a named dynamic axis), checker result."""
     import onnx

@@ -95,3 +95,45 @@ def numpy_weights(model: Any) -> dict[str, np.ndarray]:
 def predict(model: Any, ids: np.ndarray, *, batch_size: int = 256) -> np.ndarray:
     """The reference probabilities [n], float32."""
     return np.asarray(model.predict(ids, batch_size=batch_size, verbose=0), np.float32).reshape(-1)
+
+
+def stateful_twin(model: Any, *, batch_size: int | None) -> Any:
+    """The same weights in a model with inputs [ids [b, None], h0 [b, H], c0 [b, H]] (the fast path).
+
+    A dynamic length and an initial state let the runtime start a short, front-padded text
+    from the precomputed state after its padding and run only its real tokens; with a zero
+    state and maxlen ids it is exactly the padded model.
+    """
+    keras = import_keras()
+    embedding, lstm, dense = layers_of(model)
+    units = int(lstm.units)
+    ids = keras.Input((None,), batch_size=batch_size, dtype="int32", name="ids")
+    h0 = keras.Input((units,), batch_size=batch_size, dtype="float32", name="h0")
+    c0 = keras.Input((units,), batch_size=batch_size, dtype="float32", name="c0")
+    twin_embedding = keras.layers.Embedding(int(embedding.input_dim), int(embedding.output_dim))
+    twin_lstm = keras.layers.LSTM(units, use_bias=bool(lstm.use_bias))
+    twin_dense = keras.layers.Dense(1, activation="sigmoid")
+    out = twin_dense(twin_lstm(twin_embedding(ids), initial_state=[h0, c0]))
+    twin = keras.Model([ids, h0, c0], out)
+    for source, target in ((embedding, twin_embedding), (lstm, twin_lstm), (dense, twin_dense)):
+        target.set_weights(source.get_weights())
+    return twin
+
+
+def padding_states(model: Any, maxlen: int, padding_id: int = 0) -> dict[str, np.ndarray]:
+    """h and c [maxlen + 1, H] after k = 0..maxlen padding tokens from the zero state, by Keras' own cell.
+
+    The same for every text, so export computes them once and the runtime looks them up.
+    """
+    import tensorflow as tf
+
+    embedding, lstm, _ = layers_of(model)
+    units = int(lstm.units)
+    x = tf.constant(embedding.get_weights()[0][padding_id:padding_id + 1], tf.float32)
+    h, c = tf.zeros((1, units)), tf.zeros((1, units))
+    hs, cs = [h.numpy()[0]], [c.numpy()[0]]
+    for _ in range(maxlen):
+        _, (h, c) = lstm.cell(x, [h, c], training=False)
+        hs.append(np.asarray(h)[0])
+        cs.append(np.asarray(c)[0])
+    return {"h": np.stack(hs).astype(np.float32), "c": np.stack(cs).astype(np.float32)}

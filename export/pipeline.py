@@ -24,7 +24,8 @@ from edgelstm.export.source import TOKENIZER, Run, read_run
 from edgelstm.export.staging import staging
 from edgelstm.runtime.bundle import GOLDEN, MODEL_CARD, STATUS_FAILED, STATUS_PASSED, WEIGHTS
 from edgelstm.runtime.errors import ExportError
-from edgelstm.runtime.parity import Parity, compare, format_table
+from edgelstm.runtime.padding import PADDING_STATES
+from edgelstm.runtime.parity import Parity, compare, compare_fast_path, format_table
 from edgelstm.runtime.variants import VARIANTS, VariantSpec, parse_variants
 
 WORK = "_work"  # scratch inside the staging folder: removed with it on any failure
@@ -93,7 +94,8 @@ def _reference(ctx: Context) -> dict[str, Any]:
     np.save(ctx.eval_ids, ctx.evalset.ids)
     probs_path = ctx.work / "keras_probs.npy"
     job = Job("reference", "reference", {"model": str(ctx.run.model_path), "eval_ids": str(ctx.eval_ids),
-                                         "probs_out": str(probs_path), "weights_out": str(ctx.folder / WEIGHTS)})
+                                         "probs_out": str(probs_path), "weights_out": str(ctx.folder / WEIGHTS),
+                                         "padding_states_out": str(ctx.folder / PADDING_STATES)})
     try:
         result = run_job(job, ctx.work, timeout=ctx.timeout)
     except JobFailed as error:
@@ -145,17 +147,26 @@ def _check_job(spec: VariantSpec, ctx: Context) -> Job:
     return Job("check", f"check-{spec.name}", {"format": spec.format, "precision": spec.precision,
                                                "file": str(ctx.folder / spec.filename),
                                                "eval_ids": str(ctx.eval_ids),
-                                               "probs_out": str(ctx.work / f"probs-{spec.name}.npy")})
+                                               "probs_out": str(ctx.work / f"probs-{spec.name}.npy"),
+                                               "padding_states": str(ctx.folder / PADDING_STATES),
+                                               "fast_probs_out": str(ctx.work / f"fast-probs-{spec.name}.npy")})
 
 
 def _measure(outcome: Outcome, spec: VariantSpec, converted: dict[str, Any], checked: dict[str, Any],
              ctx: Context) -> None:
     probs = np.load(ctx.work / f"probs-{spec.name}.npy")
     outcome.parity = compare(probs, ctx.keras_probs, variant=spec.name, labels=ctx.evalset.labels)
+    fields = dict(checked["fields"])
+    if "fast_path" in fields:
+        # The variant passes only when both ways do: a device may run either.
+        fast = compare_fast_path(np.load(ctx.work / f"fast-probs-{spec.name}.npy"), probs, ctx.keras_probs,
+                                 variant=spec.name, labels=ctx.evalset.labels)
+        fields["fast_path"] = {**fields["fast_path"], "parity": {**fast.to_dict(), "backend": checked["backend"]}}
+        outcome.parity.failures += [f"fast path: {failure}" for failure in fast.failures]
     outcome.entry = {
         "file": spec.filename, "format": spec.format, "precision": spec.precision,
         "description": spec.description, "route": converted["route"], "converter": converted["converter"],
-        **checked["fields"], "bytes": (ctx.folder / spec.filename).stat().st_size,
+        **fields, "bytes": (ctx.folder / spec.filename).stat().st_size,
         "parity": {**outcome.parity.to_dict(), "backend": checked["backend"]},
         "status": STATUS_PASSED if outcome.parity.passed else STATUS_FAILED,
     }

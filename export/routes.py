@@ -2,7 +2,8 @@
 
 Two TFLite routes exist for a Keras 3 LSTM, both with the batch fixed to 1:
 
-* ``keras3-while``: the Keras 3 model exported as a SavedModel with a [1, maxlen] signature;
+* ``keras3-while``: the Keras 3 model's stateful twin (ids [1, None], h0, c0: dynamic length,
+  initial state as input, so the runtime can skip the padding) exported as a SavedModel;
   the LSTM becomes a WHILE loop of builtin ops. On ai-edge-litert it runs 1.6-2.5x faster
   than the fused op at every precision, but tflite-runtime 2.14 cannot load its
   dynamic-int8 form and full int8 crashes the converter.

@@ -26,6 +26,7 @@ def reference(job: dict[str, Any]) -> dict[str, Any]:
     arch = keras_model.architecture(model)
     np.save(job["probs_out"], keras_model.predict(model, np.load(job["eval_ids"])))
     np.savez(job["weights_out"], **keras_model.numpy_weights(model))
+    np.savez(job["padding_states_out"], **keras_model.padding_states(model, arch.maxlen))
     return {"architecture": arch.to_dict()}
 
 
@@ -59,7 +60,7 @@ def check(job: dict[str, Any]) -> dict[str, Any]:
     import numpy as np
 
     from edgelstm.export import inspect_model
-    from edgelstm.runtime.backends.base import open_backend
+    from edgelstm.runtime.padding import PADDING_STATES, PaddingStates
 
     path = Path(job["file"])
     if job["format"] == "tflite":
@@ -71,13 +72,29 @@ def check(job: dict[str, Any]) -> dict[str, Any]:
     if problems:  # e.g. never hand a Flex model to an interpreter that cannot run it
         return {"problems": problems}
     fields = {key: info[key] for key in keys}
+    fast_path = inspect_model.fast_path_inputs(info)
+    if fast_path:
+        fields["fast_path"] = {"inputs": fast_path, "padding_states": PADDING_STATES}
     entry = {"file": path.name, "format": job["format"], "precision": job["precision"], **fields}
-    backend = open_backend(backend_name, path, entry, threads=1)
+    ids = np.load(job["eval_ids"])
+    # The padded way, then (for a model with state inputs) the fast path from the bundle's table.
+    np.save(job["probs_out"], _predict(backend_name, path, entry, ids, None))
+    if fast_path:
+        states = PaddingStates.load(Path(job["padding_states"]))
+        np.save(job["fast_probs_out"], _predict(backend_name, path, entry, ids, states))
+    return {"problems": [], "backend": backend_name, "fields": fields}
+
+
+def _predict(backend_name: str, path: Path, entry: dict[str, Any], ids: Any, states: Any) -> Any:
+    from edgelstm.runtime.backends.base import open_backend
+
+    backend = open_backend(backend_name, path, entry, threads=1, padding_states=states)
     try:
-        np.save(job["probs_out"], backend.predict_ids(np.load(job["eval_ids"])))
+        if states is not None and not backend.fast_path:
+            raise RuntimeError(f"{path.name} has state inputs but the {backend_name} backend did not take the fast path")
+        return backend.predict_ids(ids)
     finally:
         backend.close()
-    return {"problems": [], "backend": backend_name, "fields": fields}
 
 
 JOBS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from edgelstm.runtime.errors import BundleError
+from edgelstm.runtime.padding import PADDING_STATES, PaddingStates
 from edgelstm.runtime.tokenizer import Tokenizer
 from edgelstm.runtime.variants import VARIANTS
 
@@ -101,6 +102,21 @@ class Bundle:
     def golden(self) -> dict[str, np.ndarray]:
         with np.load(self.path(GOLDEN), allow_pickle=False) as data:
             return {key: data[key] for key in data.files}
+
+    def padding_states(self, variant: str | None = None) -> PaddingStates | None:
+        """The fast path's table (runtime/padding.py), checked as read; None when the bundle (or
+        `variant`'s entry) has none: bundles made before the fast path run the padded way."""
+        if variant is not None:
+            name = (self.variant(variant).get("fast_path") or {}).get("padding_states")
+        else:
+            name = PADDING_STATES if PADDING_STATES in self.manifest["files"] else None
+        if not name:
+            return None
+        states = PaddingStates.load(self.read_checked(name))
+        if states.maxlen != self.tokenizer.maxlen:
+            raise BundleError(f"{name} holds states for {states.maxlen} padding steps but tokenizer.json pads to "
+                              f"{self.tokenizer.maxlen}: the bundle is inconsistent; re-export it")
+        return states
 
     def weights(self) -> dict[str, np.ndarray]:
         with np.load(self.path(WEIGHTS), allow_pickle=False) as data:

@@ -20,7 +20,7 @@ from typing import Any, Iterable, Sequence, overload
 
 import numpy as np
 
-from edgelstm.runtime import selection
+from edgelstm.runtime import selection, tuning
 from edgelstm.runtime.backends import base
 from edgelstm.runtime.bundle import Bundle
 from edgelstm.runtime.errors import BackendUnavailableError, BundleError, ConfigError, EdgeLSTMError, InputError
@@ -101,10 +101,12 @@ class Classifier:
         self.labels = bundle.labels
         self._backend: base.Backend | None = backend
         self._gate = _CallGate(serialize=not getattr(backend, "thread_safe", False))
+        # True when texts skip their leading padding (runtime/padding.py).
+        self.fast_path = bool(getattr(backend, "fast_path", False))
 
     @classmethod
     def load(cls, bundle: str | Path | Bundle, *, variant: str | None = None, backend: str | None = None,
-             threads: int | None = None) -> "Classifier":
+             threads: int | None = None, fast_path: bool = True) -> "Classifier":
         """Open and check a bundle, choose a variant and backend, and load the model.
 
         variant: a name from the manifest; None picks `default_variant`, else the
@@ -112,7 +114,12 @@ class Classifier:
             A failed variant runs only when named, with a warning.
         backend: "litert", "tflite-runtime", "onnxruntime", "numpy", or None/"auto"
             for the best installed one that can run the variant.
-        threads: interpreter threads; None leaves the interpreter's default.
+        threads: interpreter threads; None takes the measured default of
+            `edgelstm.runtime.tuning` (one thread: fastest for this model on every backend).
+        fast_path: skip each text's leading padding by starting from the bundle's
+            precomputed padding states (same outputs, within the variant's bounds;
+            1e-6 in float32). False, or a bundle made before the fast path, runs every
+            text through all maxlen steps.
 
         Every file's size and sha256 are checked, and the model bytes handed to the
         interpreter are checked again as read. Raises BundleError (bundle unusable),
@@ -126,16 +133,17 @@ class Classifier:
         if variant is not None and not selection.is_passed(opened, variant):
             warnings.warn(f"variant {variant} has status {opened.variant(variant).get('status')!r} in "
                           f"{opened.root}: it missed its parity bounds at export", UserWarning, stacklevel=2)
-        return cls._load_first(opened, plan, threads=threads, explicit_backend=backend not in (None, selection.AUTO))
+        return cls._load_first(opened, plan, threads=threads, explicit_backend=backend not in (None, selection.AUTO),
+                               fast_path=fast_path)
 
     @classmethod
     def _load_first(cls, bundle: Bundle, plan: list[selection.Option], *, threads: int | None,
-                    explicit_backend: bool) -> "Classifier":
+                    explicit_backend: bool, fast_path: bool) -> "Classifier":
         """Load the first option that works; an interpreter refusing a model moves `auto` to the next."""
         refusals = []
         for option in plan:
             try:
-                backend = cls._open(bundle, option, threads)
+                backend = cls._open(bundle, option, threads, fast_path)
             except BackendUnavailableError as error:
                 if explicit_backend:
                     hint = selection.suggest_instead(bundle, option.backend, exclude=option.variant)
@@ -151,10 +159,17 @@ class Classifier:
         raise BackendUnavailableError("no variant could be loaded here: " + "; ".join(refusals) + hint)
 
     @staticmethod
-    def _open(bundle: Bundle, option: selection.Option, threads: int | None) -> base.Backend:
+    def _open(bundle: Bundle, option: selection.Option, threads: int | None, fast_path: bool) -> base.Backend:
         entry = bundle.variant(option.variant)
-        source = bundle.manifest["weights"]["file"] if option.backend == "numpy" else entry["file"]
-        backend = base.open_backend(option.backend, bundle.read_checked(source), entry, threads=threads)
+        numpy = option.backend == "numpy"
+        source = bundle.manifest["weights"]["file"] if numpy else entry["file"]
+        # numpy skips padding with a table of its own when the bundle has none; models need the
+        # bundle's table and a variant entry that says its model takes a state.
+        states = bundle.padding_states(None if numpy else option.variant) if fast_path else None
+        if threads is None:
+            threads = tuning.default_threads(option.backend)
+        backend = base.open_backend(option.backend, bundle.read_checked(source), entry, threads=threads,
+                                    padding_states=states)
         steps = getattr(backend, "maxlen", None)
         if steps is not None and steps != bundle.tokenizer.maxlen:
             backend.close()

@@ -6,7 +6,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from edgelstm.runtime.tolerances import LABEL_THRESHOLD, TOLERANCES, Tolerance
+from edgelstm.runtime.tolerances import FAST_PATH_MAX_DIFF_FP32, LABEL_THRESHOLD, TOLERANCES, Tolerance
+from edgelstm.runtime.variants import VARIANTS
 
 
 @dataclass
@@ -20,6 +21,8 @@ class Parity:
     accuracy_drop: float | None  # percentage points, positive = worse than Keras
     non_finite: int
     failures: list[str]
+    # Fast path only: max |dp| against the padded way on the same variant and backend.
+    vs_padded_max_abs_diff: float | None = None
 
     @property
     def passed(self) -> bool:
@@ -54,6 +57,20 @@ def compare(probs: np.ndarray, reference: np.ndarray, *, variant: str,
                     accuracy=accuracy, reference_accuracy=reference_accuracy, accuracy_drop=drop,
                     non_finite=int((~finite).sum()), failures=[])
     parity.failures = _failures(parity, tolerance)
+    return parity
+
+
+def compare_fast_path(fast: np.ndarray, padded: np.ndarray, reference: np.ndarray, *, variant: str,
+                      labels: np.ndarray | None = None, tolerance: Tolerance | None = None) -> Parity:
+    """The fast path's figures against Keras (the variant's own bounds), plus its distance to the
+    padded way, bounded by FAST_PATH_MAX_DIFF_FP32 for float32 variants."""
+    parity = compare(fast, reference, variant=variant, labels=labels, tolerance=tolerance)
+    gap = np.abs(np.asarray(fast, np.float64).reshape(-1) - np.asarray(padded, np.float64).reshape(-1))
+    parity.vs_padded_max_abs_diff = float(gap.max()) if len(gap) else 0.0
+    spec = VARIANTS.get(variant)
+    if spec is not None and spec.is_float32 and not parity.vs_padded_max_abs_diff <= FAST_PATH_MAX_DIFF_FP32:
+        parity.failures.append(f"fast path vs padded max |dp| {parity.vs_padded_max_abs_diff:.3g} > "
+                               f"{FAST_PATH_MAX_DIFF_FP32:.0e}")
     return parity
 
 

@@ -35,3 +35,9 @@ TOLERANCES: dict[str, Tolerance] = {
 
 # The sigmoid output is P(label 1); the label is 1 at or above this.
 LABEL_THRESHOLD = 0.5
+
+# The fast path (runtime/padding.py) against the padded way on the same float32 variant and
+# backend: the same arithmetic from a state computed by Keras' cell instead of by the model,
+# so only summation order differs; measured 7e-8 (litert WHILE) and 1.2e-7 (onnxruntime) on IMDB.
+# Quantized variants are held to their own bounds above on both paths instead.
+FAST_PATH_MAX_DIFF_FP32 = 1e-6

@@ -2,7 +2,9 @@
 
 Each (variant, backend) pair that can run here classifies the golden ids and is
 compared with the Keras probabilities recorded at export, against the variant's
-bounds in `tolerances.py`. Pairs that cannot run here are listed with the reason,
+bounds in `tolerances.py`, both the padded way and, where the pair has one, the
+fast path (runtime/padding.py), which must also stay within 1e-6 of the padded
+way for float32 variants. Pairs that cannot run here are listed with the reason,
 so a device owner sees what was and was not checked.
 """
 
@@ -20,10 +22,11 @@ from edgelstm.runtime.backends import base
 from edgelstm.runtime.bundle import Bundle
 from edgelstm.runtime.classifier import Classifier
 from edgelstm.runtime.errors import BackendUnavailableError, BundleError, EdgeLSTMError
-from edgelstm.runtime.parity import FIGURES_HEADER, Parity, compare, format_figures
+from edgelstm.runtime.parity import FIGURES_HEADER, Parity, compare, compare_fast_path, format_figures
 from edgelstm.runtime.variants import parse_variants
 
 OK, FAILED, SKIPPED = "ok", "FAIL", "skipped"
+PADDED, FAST = "padded", "fast"
 
 
 @dataclass
@@ -35,9 +38,10 @@ class Check:
     status: str
     parity: Parity | None = None
     note: str = ""
+    path: str = PADDED  # PADDED (all maxlen steps) or FAST (padding skipped, runtime/padding.py)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"variant": self.variant, "backend": self.backend, "status": self.status,
+        return {"variant": self.variant, "backend": self.backend, "path": self.path, "status": self.status,
                 "parity": self.parity.to_dict() if self.parity else None, "note": self.note}
 
 
@@ -78,7 +82,7 @@ def verify_bundle(path: str | Path, *, variants: list[str] | None = None, backen
             if not base.is_installed(option.backend):
                 report.not_installed[option.backend] = base.describe_install(option.backend)
                 continue
-            report.checks.append(_check(bundle, option, golden, threads))
+            report.checks.extend(_checks(bundle, option, golden, threads))
     return report
 
 
@@ -115,31 +119,56 @@ def _variants(bundle: Bundle, names: list[str] | None, report: Report) -> list[s
     return chosen
 
 
-def _check(bundle: Bundle, option: selection.Option, golden: dict[str, np.ndarray], threads: int | None) -> Check:
+def _checks(bundle: Bundle, option: selection.Option, golden: dict[str, np.ndarray],
+            threads: int | None) -> list[Check]:
+    """The padded way, then the fast path when this pair takes it: a device may run either."""
     if option.problem is not None:
-        return Check(option.variant, option.backend, SKIPPED, note=option.problem)
+        return [Check(option.variant, option.backend, SKIPPED, note=option.problem)]
+    padded, probs = _run(bundle, option, golden, threads, fast_path=False)
+    checks = [padded]
+    if probs is None:
+        return checks
+    fast, fast_probs = _run(bundle, option, golden, threads, fast_path=True)
+    if fast is None:  # this pair has no fast path (an older bundle, a fused TFLite model)
+        return checks
+    if fast_probs is not None:
+        fast.parity = compare_fast_path(fast_probs, probs, golden["keras_probs"], variant=option.variant,
+                                        labels=golden.get("labels"))
+        fast.status = OK if fast.parity.passed else FAILED
+    return checks + [fast]
+
+
+def _run(bundle: Bundle, option: selection.Option, golden: dict[str, np.ndarray], threads: int | None,
+         *, fast_path: bool) -> tuple[Check | None, np.ndarray | None]:
+    """One way through the golden ids; (None, None) when `fast_path` is asked but not taken."""
+    path = FAST if fast_path else PADDED
     try:
         with warnings.catch_warnings():
             # A failed variant named on purpose: its row already says how it fares.
             warnings.simplefilter("ignore", UserWarning)
-            classifier = Classifier.load(bundle, variant=option.variant, backend=option.backend, threads=threads)
+            classifier = Classifier.load(bundle, variant=option.variant, backend=option.backend, threads=threads,
+                                         fast_path=fast_path)
         with classifier:
+            if fast_path and not classifier.fast_path:
+                return None, None
             probs = classifier.predict_ids(golden["ids"])
     except (BackendUnavailableError, BundleError) as error:
-        return Check(option.variant, option.backend, FAILED, note=f"cannot load: {error}")
+        return Check(option.variant, option.backend, FAILED, note=f"cannot load: {error}", path=path), None
     except EdgeLSTMError as error:
-        return Check(option.variant, option.backend, FAILED, note=str(error))
+        return Check(option.variant, option.backend, FAILED, note=str(error), path=path), None
     parity = compare(probs, golden["keras_probs"], variant=option.variant, labels=golden.get("labels"))
-    return Check(option.variant, option.backend, OK if parity.passed else FAILED, parity=parity)
+    return Check(option.variant, option.backend, OK if parity.passed else FAILED, parity=parity, path=path), probs
 
 
 def format_report(report: Report) -> str:
     """The table: one line per (variant, backend), figures beside bounds, then what was not checked."""
-    header = f"{'variant':<15} {'backend':<15} {FIGURES_HEADER}"
+    header = f"{'variant':<15} {'backend':<15} {'path':<7} {FIGURES_HEADER}  {'vs padded':>9}"
     lines = [f"bundle {report.bundle}", header, "-" * len(header)]
     for check in report.checks:
         figures = format_figures(check.variant, check.parity) if check.parity else f"{'-':>5}  {check.status}: {check.note}"
-        lines.append(f"{check.variant:<15} {check.backend:<15} {figures}")
+        gap = check.parity.vs_padded_max_abs_diff if check.parity else None
+        lines.append(f"{check.variant:<15} {check.backend:<15} {check.path:<7} {figures}"
+                     + (f"  {gap:>9.2e}" if gap is not None else ""))
     for name, command in report.not_installed.items():
         lines.append(f"not checked: {name} is not installed ({command})")
     ran = report.ran

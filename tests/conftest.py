@@ -19,7 +19,7 @@ import pytest
 # dynamic-range quantization leaves weights in float.
 TINY = dict(data="synthetic", vocab_size=200, maxlen=48, embedding_dim=8, lstm_units=8, epochs=10,
             batch_size=32, learning_rate=1e-2, early_stopping_patience=0, synthetic_size=2500,
-            calibration_size=64, seed=0)
+            calibration_size=64, seed=0, dropout=0.0, l2=0.0)
 
 
 @pytest.fixture(scope="session")

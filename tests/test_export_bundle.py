@@ -66,8 +66,15 @@ def test_tflite_variant_holds_builtin_ops_only_and_fixed_batch(bundle: Bundle, n
         assert entry["reset_variables"] is True
     else:
         assert entry["route"] == KERAS3_WHILE and "WHILE" in every_op and len(info["ops"]) == 3
-    assert entry["batch"] == 1 and entry["inputs"][0]["shape"] == [1, bundle.manifest["task"]["maxlen"]]
-    assert entry["inputs"][0]["dtype"] == "int32" and entry["outputs"][0]["dtype"] == "float32"
+    inputs = {value["name"]: value for value in entry["inputs"]}
+    if entry["route"] == KERAS3_WHILE:  # the fast-path model: dynamic length, the state as inputs
+        names = entry["fast_path"]["inputs"]
+        ids = inputs[names["ids"]]
+        assert ids["shape"] == [1, -1] and inputs[names["h0"]]["shape"] == inputs[names["c0"]]["shape"]
+    else:
+        (ids,) = inputs.values()
+        assert ids["shape"] == [1, bundle.manifest["task"]["maxlen"]]
+    assert entry["batch"] == 1 and ids["dtype"] == "int32" and entry["outputs"][0]["dtype"] == "float32"
 
 
 def test_full_int8_has_integer_weights(bundle: Bundle) -> None:
@@ -95,7 +102,18 @@ def test_onnx_variant_has_one_lstm_node_no_loop_and_a_dynamic_batch(bundle: Bund
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     ids = bundle.golden()["ids"]
     for rows in (1, 7):  # two batch sizes through the same session
-        assert session.run(None, {"ids": ids[:rows]})[0].shape == (rows, 1)
+        assert session.run(None, _onnx_feed(session, ids[:rows]))[0].shape == (rows, 1)
+    # and a dynamic length: the fast path's short inputs
+    assert session.run(None, _onnx_feed(session, ids[:3, -5:]))[0].shape == (3, 1)
+
+
+def _onnx_feed(session: object, ids: np.ndarray) -> dict[str, np.ndarray]:
+    """ids plus, for the fast-path model, the zero initial state of the padded way."""
+    feed = {"ids": ids}
+    for value in session.get_inputs():
+        if value.name != "ids":
+            feed[value.name] = np.zeros((len(ids), value.shape[-1]), np.float32)
+    return feed
 
 
 def _interpreter_probs(bundle: Bundle, name: str, ids: np.ndarray) -> np.ndarray:
@@ -106,15 +124,21 @@ def _interpreter_probs(bundle: Bundle, name: str, ids: np.ndarray) -> np.ndarray
         import onnxruntime
 
         session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
-        return np.concatenate([session.run(None, {"ids": row[None]})[0] for row in ids]).reshape(-1)
+        return np.concatenate([session.run(None, _onnx_feed(session, row[None]))[0] for row in ids]).reshape(-1)
     from ai_edge_litert.interpreter import Interpreter
 
     interpreter = Interpreter(model_path=path)
     interpreter.allocate_tensors()
-    source, target = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+    inputs, target = interpreter.get_input_details(), interpreter.get_output_details()[0]
+    ids_name = (entry.get("fast_path") or {}).get("inputs", {}).get("ids")
+    source = next(d for d in inputs if d["name"] == ids_name) if ids_name else inputs[0]
+    interpreter.resize_tensor_input(source["index"], [1, ids.shape[1]])  # a no-op for a fixed length
+    interpreter.allocate_tensors()
     probs = []
     for row in ids:
         interpreter.reset_all_variables()
+        for state in (d for d in inputs if d is not source):  # the padded way: zero initial state
+            interpreter.set_tensor(state["index"], np.zeros(state["shape"], np.float32))
         interpreter.set_tensor(source["index"], row[None])
         interpreter.invoke()
         probs.append(float(interpreter.get_tensor(target["index"]).reshape(-1)[0]))

@@ -125,7 +125,7 @@ def test_an_export_killed_while_converting_leaves_nothing_at_the_target(
                                # A shell running the suite in the background ignores SIGINT for its children.
                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
-        job = _wait_for(lambda: next(tmp_path.glob(".bundle.export-*.partial/_work/convert-*.json"), None),
+        job = _wait_for(lambda: next(tmp_path.glob(".bundle.edgelstm-*.partial/_work/convert-*.json"), None),
                         180, "the first conversion to start")
         staging_folder = job.parent.parent
         _wait_for(lambda: _processes_mentioning(str(job)), 30, "the converter process")

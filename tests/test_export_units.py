@@ -101,12 +101,12 @@ def test_orphans_of_killed_exports_are_removed_and_a_lost_bundle_restored(tmp_pa
     child = subprocess.Popen(["true"])
     child.wait()
     dead = child.pid  # an export process that no longer exists
-    partial = tmp_path / f".a.export-{dead}-x1.partial"
+    partial = tmp_path / f".a.edgelstm-{dead}-x1.partial"
     partial.mkdir()
-    aside = tmp_path / f".b.export-{dead}-x2.old"
+    aside = tmp_path / f".b.edgelstm-{dead}-x2.old"
     aside.mkdir()
-    _bundle(aside / "bundle", "old")  # killed between moving the old bundle aside and renaming the new one in
-    mine = tmp_path / f".c.export-{os.getpid()}-x3.partial"
+    _bundle(aside / "previous", "old")  # killed between moving the old bundle aside and renaming the new one in
+    mine = tmp_path / f".c.edgelstm-{os.getpid()}-x3.partial"
     mine.mkdir()
     assert sorted(remove_orphans(tmp_path)) == sorted([partial, aside])
     assert (tmp_path / "b" / "manifest.json").read_text() == "old"

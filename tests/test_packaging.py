@@ -149,7 +149,8 @@ def probe_imports(python: Path, cwd: Path) -> dict:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("editable", [False, True], ids=["install", "editable"])
-def test_install_imports_every_package_from_outside_the_checkout(lean_venv: Path, editable: bool, tmp_path: Path) -> None:
+def test_install_imports_every_package_from_outside_the_checkout(lean_venv: Path, editable: bool,
+                                                                 tmp_path: Path) -> None:
     """`pip install .` and `pip install -e .` map cli/, train/, ... to edgelstm.* and keep TensorFlow out."""
     pip(lean_venv, "install", "-q", "--no-deps", "--force-reinstall", *(["-e"] if editable else []), str(REPO))
     found = probe_imports(lean_venv, tmp_path)

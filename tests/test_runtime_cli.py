@@ -44,7 +44,9 @@ def test_verify_can_be_narrowed_to_one_backend_and_variant(capsys, tiny_bundle: 
     code, out, _ = run_cli(capsys, "verify", tiny_bundle, "--backend", "numpy", "--variant", "onnx-fp32", "--json")
     report = json.loads(out)
     assert code == 0
-    assert [(c["variant"], c["backend"]) for c in report["checks"]] == [("onnx-fp32", "numpy")]
+    # both ways: all maxlen steps, and the padding skipped from the bundle's padding states
+    assert [(c["variant"], c["backend"], c["path"]) for c in report["checks"]] == [
+        ("onnx-fp32", "numpy", "padded"), ("onnx-fp32", "numpy", "fast")]
 
 
 def test_verify_fails_with_exit_1_when_outputs_drift(capsys, bundle_copy: Path) -> None:

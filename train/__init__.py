@@ -9,7 +9,6 @@ Importing this package is light; TensorFlow loads when `train` runs.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from edgelstm.train.config import TrainConfig
 

@@ -69,9 +69,9 @@ class TrainConfig:
     dropout: float = _option(0.3, "LSTM input dropout (training only)", low=0.0, high=0.9)
     recurrent_dropout: float = _option(0.0, "LSTM recurrent dropout (training only)", low=0.0, high=0.9)
     l2: float = _option(1e-5, "L2 weight penalty on the embedding and LSTM kernels", low=0.0, high=1.0)
-    early_stopping_patience: int = _option(1, "epochs without a lower validation loss before stopping "
+    early_stopping_patience: int = _option(1, "epochs without a lower validation cross-entropy before stopping "
                                               "(0 = never stop early)", low=0, high=10_000)
-    restore_best: bool = _option(True, "keep the weights of the epoch with the lowest validation loss")
+    restore_best: bool = _option(True, "keep the weights of the epoch with the lowest validation cross-entropy")
     # --- run directory ---------------------------------------------------------------------
     calibration_size: int = _option(256, "class-balanced training examples kept in calibration.npz "
                                          "for full-int8 export", low=2, high=1_000_000)
@@ -104,7 +104,8 @@ class TrainConfig:
         known = {spec.name for spec in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise ConfigError(f"unknown config field(s) {', '.join(unknown)}: known fields are {', '.join(sorted(known))}")
+            raise ConfigError(f"unknown config field(s) {', '.join(unknown)}: "
+                              f"known fields are {', '.join(sorted(known))}")
         return cls(**data)
 
 

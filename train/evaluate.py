@@ -50,7 +50,8 @@ def open_run(folder: str | Path) -> Run:
     path = Path(folder)
     missing = [name for name in rundir.RUN_FILES if not (path / name).is_file()]
     if not path.is_dir() or missing:
-        what = "does not exist" if not path.exists() else f"lacks {', '.join(missing)}" if path.is_dir() else "is not a folder"
+        what = ("does not exist" if not path.exists() else
+                f"lacks {', '.join(missing)}" if path.is_dir() else "is not a folder")
         raise ConfigError(f"run directory {path} {what}: pass a folder written by `edgelstm train`")
     try:
         config = TrainConfig.from_dict(json.loads((path / "config.json").read_text(encoding="utf-8")))

@@ -1,6 +1,6 @@
 """`train(config, out)`: data -> fitted model -> a complete run directory.
 
-Training keeps the weights of the epoch with the lowest validation loss and stops once
+Training keeps the weights of the epoch with the lowest validation cross-entropy and stops once
 `early_stopping_patience` epochs bring no improvement: on IMDB the model overfits after
 an epoch or two, and the best epoch is the one worth exporting.
 """

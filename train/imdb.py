@@ -95,7 +95,8 @@ def read_word_index(path: Path) -> dict[str, int]:
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise DataError(f"IMDB word index {path} is not a JSON file ({error})") from None
     if not isinstance(index, dict) or not all(isinstance(r, int) and r > 0 for r in index.values()):
-        raise DataError(f"IMDB word index {path} must map words to positive integer ranks, like Keras' imdb_word_index.json")
+        raise DataError(f"IMDB word index {path} must map words to positive integer ranks, "
+                        "like Keras' imdb_word_index.json")
     return index
 
 

@@ -80,7 +80,8 @@ def map_labels(keys: Sequence[int | str], *, names: tuple[str, str] | None = Non
 def _explicit_order(distinct: list, names: tuple[str, str], source: str) -> list:
     if isinstance(distinct[0], int):
         if not set(distinct) <= {0, 1}:
-            raise DataError(f"{source} has numeric labels {sorted(distinct)}: with --label-names only 0 and 1 are accepted")
+            raise DataError(f"{source} has numeric labels {sorted(distinct)}: "
+                            "with --label-names only 0 and 1 are accepted")
         return [0, 1]
     folded = [n.casefold() for n in names]
     order: list = [None, None]

@@ -80,7 +80,8 @@ def prepare(corpus: Corpus, config: TrainConfig) -> Prepared:
     train_index, validation_index = stratified_split(corpus.labels, config.validation_split, seed=config.seed)
     train_part, validation_part = corpus.subset(train_index), corpus.subset(validation_index)
     tokenizer = corpus.tokenizer or Tokenizer.fit(train_part.texts, vocab_size=config.vocab_size, maxlen=config.maxlen)
-    return Prepared(train=encode(train_part, tokenizer), validation=encode(validation_part, tokenizer), tokenizer=tokenizer)
+    return Prepared(train=encode(train_part, tokenizer), validation=encode(validation_part, tokenizer),
+                    tokenizer=tokenizer)
 
 
 def calibration_sample(train: Encoded, size: int, *, seed: int) -> Encoded:

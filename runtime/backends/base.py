@@ -17,6 +17,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from edgelstm.runtime.errors import BackendUnavailableError
+from edgelstm.runtime.padding import PaddingStates
 
 
 class Backend(Protocol):
@@ -24,8 +25,10 @@ class Backend(Protocol):
     # False: the Classifier serializes calls (a TFLite interpreter, shared buffers).
     thread_safe: bool
 
-    def __init__(self, model: str | Path | bytes, entry: dict[str, Any], *, threads: int | None = None) -> None:
-        """`model`: the checked file's bytes (or its path); `entry`: the manifest's variant entry."""
+    def __init__(self, model: str | Path | bytes, entry: dict[str, Any], *, threads: int | None = None,
+                 padding_states: PaddingStates | None = None) -> None:
+        """`model`: the checked file's bytes (or its path); `entry`: the manifest's variant entry;
+        `padding_states`: the bundle's table, given only to run the fast path (runtime/padding.py)."""
 
     @classmethod
     def unsupported_reason(cls, entry: dict[str, Any]) -> str | None:
@@ -71,8 +74,10 @@ def backend_class(backend: str) -> Any:
     return module.BACKEND
 
 
-def open_backend(backend: str, model: Path | bytes, entry: dict[str, Any], *, threads: int | None = None) -> Backend:
-    return backend_class(backend)(model, entry, threads=threads)
+def open_backend(backend: str, model: Path | bytes, entry: dict[str, Any], *, threads: int | None = None,
+                 padding_states: PaddingStates | None = None) -> Backend:
+    """The backend, with `padding_states` when the fast path should run (None: the padded way)."""
+    return backend_class(backend)(model, entry, threads=threads, padding_states=padding_states)
 
 
 def candidates(variant: str, entry: dict[str, Any], *, numpy_serves: bool) -> list[str]:

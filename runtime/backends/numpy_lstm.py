@@ -17,8 +17,10 @@ Why it is fast enough (about 2 ms for 200 steps of LSTM 128 on one x86 core):
 the input projections x_t W of all steps are one matrix product; the gate columns
 are reordered once to i, f, o, c so the three sigmoids are one call on a contiguous
 slice; every step writes into buffers allocated once; and the state after k
-leading padding tokens does not depend on the text, so it is computed once and
-a short, front-padded text starts from it instead of stepping through its padding.
+leading padding tokens does not depend on the text, so it is read from the bundle's
+padding_states.npz (or computed once when a bundle has none) and a short, front-padded
+text starts from it instead of stepping through its padding; a batch is sorted by length
+so each chunk starts near its own first real token.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from edgelstm.runtime.errors import BackendUnavailableError, BundleError
+from edgelstm.runtime.padding import PaddingStates, steps_needed
 
 WEIGHT_NAMES = ("embedding", "lstm_kernel", "lstm_recurrent_kernel", "lstm_bias", "dense_kernel", "dense_bias")
 PADDING_ID = 0
@@ -87,7 +90,7 @@ class NumpyLSTM:
     thread_safe = False
 
     def __init__(self, model: str | Path | bytes | dict[str, np.ndarray], entry: dict[str, Any] | None = None,
-                 *, threads: int | None = None) -> None:
+                 *, threads: int | None = None, padding_states: PaddingStates | None = None) -> None:
         # `threads` is accepted for the common interface; BLAS picks its own threads
         # (OPENBLAS_NUM_THREADS), and these small products run on one anyway.
         weights = model if isinstance(model, dict) else load_weights(model)
@@ -101,6 +104,13 @@ class NumpyLSTM:
         self.dense_w = weights["dense_kernel"].astype(np.float32).reshape(-1)
         self.dense_b = float(weights["dense_bias"].reshape(-1)[0])
         self._padding_states: tuple[np.ndarray, np.ndarray] | None = None
+        if padding_states is not None:
+            if padding_states.units != self.units:
+                raise BundleError(f"padding_states.npz holds states of {padding_states.units} units, weights.npz "
+                                  f"an LSTM of {self.units}: the bundle is inconsistent; re-export it")
+            # The bundle's table, computed at export by Keras' own cell: no start-up loop here.
+            self._padding_states = (padding_states.h, padding_states.c)
+        self.fast_path = padding_states is not None
         self._closed = False
 
     @classmethod
@@ -116,8 +126,12 @@ class NumpyLSTM:
             raise BackendUnavailableError("the numpy backend was closed")
         ids = np.asarray(ids)
         out = np.empty(len(ids), dtype=np.float32)
+        # Rows sorted by length, so each chunk starts near its own first real token (results do
+        # not depend on the grouping: every row runs the same steps from the same states).
+        order = np.argsort(steps_needed(ids), kind="stable") if len(ids) > 1 else np.arange(len(ids))
         for start in range(0, len(ids), CHUNK_ROWS):
-            out[start:start + CHUNK_ROWS] = self._forward(ids[start:start + CHUNK_ROWS])
+            rows = order[start:start + CHUNK_ROWS]
+            out[rows] = self._forward(ids[rows])
         return out
 
     def _forward(self, ids: np.ndarray) -> np.ndarray:
@@ -138,7 +152,7 @@ class NumpyLSTM:
         return int(real[0]) if len(real) else ids.shape[1]
 
     def _start_state(self, first: int, steps: int, rows: int) -> tuple[np.ndarray, np.ndarray]:
-        """(h, C) after `first` padding tokens, from a table computed once per sequence length."""
+        """(h, C) after `first` padding tokens, from the bundle's table or one computed once."""
         if self._padding_states is None or len(self._padding_states[0]) <= steps:
             self._padding_states = self._padding_run(steps)
         h_table, C_table = self._padding_states

@@ -6,6 +6,10 @@ memory stays bounded. Dynamically quantized models run one row at a time: they
 pick one activation scale per call over the whole batch, so a text's probability
 would otherwise depend on the texts batched with it (by up to 1e-2), and at
 batch 1 they are no slower per row.
+
+With the bundle's padding states (the fast path, runtime/padding.py) a batch is
+sorted by real length and cut into groups by the cost model of runtime/tuning.py;
+each group runs only its longest member's real tokens.
 """
 
 from __future__ import annotations
@@ -15,7 +19,9 @@ from typing import Any
 
 import numpy as np
 
+from edgelstm.runtime import tuning
 from edgelstm.runtime.errors import BackendUnavailableError, BundleError
+from edgelstm.runtime.padding import FAST_PATH_INPUTS, PaddingStates, plan_groups, steps_needed
 
 CHUNK_ROWS = 64
 _DTYPES = {"tensor(int32)": np.int32, "tensor(int64)": np.int64, "tensor(float)": np.float32}
@@ -27,7 +33,8 @@ class OnnxRuntime:
     name = "onnxruntime"
     thread_safe = True
 
-    def __init__(self, model: str | Path | bytes, entry: dict[str, Any], *, threads: int | None = None) -> None:
+    def __init__(self, model: str | Path | bytes, entry: dict[str, Any], *, threads: int | None = None,
+                 padding_states: PaddingStates | None = None) -> None:
         import onnxruntime
 
         self.file = entry.get("file", "model")
@@ -44,8 +51,12 @@ class OnnxRuntime:
             raise BundleError(f"onnxruntime {onnxruntime.__version__} cannot load {self.file}: "
                               f"{str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__}") from None
         self._input_name, self._input_dtype, self.maxlen = self._input_details()
+        self._state_names = self._state_inputs()
         self._output_name = self._session.get_outputs()[0].name
         self._chunk_rows = 1 if _quantizes_per_call(entry) else CHUNK_ROWS
+        # The fast path needs a model with state inputs and the bundle's table; else the padded way.
+        self.fast_path = padding_states is not None and self._state_names is not None
+        self._states = padding_states if self.fast_path else None
 
     @classmethod
     def unsupported_reason(cls, entry: dict[str, Any]) -> str | None:
@@ -54,15 +65,25 @@ class OnnxRuntime:
         return None
 
     def _input_details(self) -> tuple[str, type, int | None]:
-        inputs = self._session.get_inputs()
-        if len(inputs) != 1 or len(self._session.get_outputs()) != 1:
-            raise BundleError(f"{self.file} has {len(inputs)} inputs and {len(self._session.get_outputs())} outputs; "
-                              "an edgelstm model has one of each")
-        dtype = _DTYPES.get(inputs[0].type)
+        inputs = {value.name: value for value in self._session.get_inputs()}
+        names = sorted(inputs)
+        known_inputs = len(names) == 1 or names == sorted(FAST_PATH_INPUTS)
+        if not known_inputs or len(self._session.get_outputs()) != 1:
+            raise BundleError(f"{self.file} has inputs {names} and {len(self._session.get_outputs())} outputs; an "
+                              "edgelstm model has one output and the inputs ids (or ids, h0, c0 for the fast path)")
+        ids = inputs["ids"] if "ids" in inputs else next(iter(inputs.values()))
+        dtype = _DTYPES.get(ids.type)
         if dtype is None:
-            raise BundleError(f"{self.file} takes {inputs[0].type}; an edgelstm model takes int32 or int64 ids")
-        steps = inputs[0].shape[-1]
-        return inputs[0].name, dtype, steps if isinstance(steps, int) else None
+            raise BundleError(f"{self.file} takes {ids.type}; an edgelstm model takes int32 or int64 ids")
+        steps = ids.shape[-1]
+        return ids.name, dtype, steps if isinstance(steps, int) else None
+
+    def _state_inputs(self) -> tuple[str, str, int] | None:
+        """(h0 name, c0 name, units) of a fast-path model, None for a single-input (padded) model."""
+        inputs = {value.name: value for value in self._session.get_inputs()}
+        if "h0" not in inputs:
+            return None
+        return "h0", "c0", int(inputs["h0"].shape[-1])
 
     def predict_ids(self, ids: np.ndarray) -> np.ndarray:
         """int ids [n, maxlen] -> float32 probabilities of label 1 [n]."""
@@ -71,11 +92,31 @@ class OnnxRuntime:
             raise BackendUnavailableError("the onnxruntime backend was closed")
         ids = np.asarray(ids, dtype=self._input_dtype)
         out = np.empty(len(ids), dtype=np.float32)
+        if self._states is not None:
+            steps = steps_needed(ids)
+            if len(ids) == 1:  # the single-stream case: no grouping to plan, fewest array copies
+                longest = int(steps[0])
+                out[:] = self._run(session, ids[:, ids.shape[1] - longest:], *self._states.start(longest, 1))
+                return out
+            for rows in plan_groups(steps, self._chunk_rows, call_us=tuning.CALL_US, step_us=tuning.STEP_US,
+                                    row_step_us=tuning.ROW_STEP_US):
+                longest = int(steps[rows].max())
+                out[rows] = self._run(session, ids[rows, ids.shape[1] - longest:], *self._states.start(longest, len(rows)))
+            return out
         for start in range(0, len(ids), self._chunk_rows):
             chunk = ids[start:start + self._chunk_rows]
-            (probs,) = session.run([self._output_name], {self._input_name: chunk})
-            out[start:start + len(chunk)] = np.asarray(probs, dtype=np.float32).reshape(len(chunk))
+            out[start:start + len(chunk)] = self._run(session, chunk, None, None)
         return out
+
+    def _run(self, session: Any, ids: np.ndarray, h0: np.ndarray | None, c0: np.ndarray | None) -> np.ndarray:
+        feed = {self._input_name: np.ascontiguousarray(ids)}
+        if self._state_names is not None:
+            h_name, c_name, units = self._state_names
+            zeros = np.zeros((len(ids), units), np.float32)  # the padded way: Keras' zero initial state
+            feed[h_name] = zeros if h0 is None else h0
+            feed[c_name] = zeros if c0 is None else c0
+        (probs,) = session.run([self._output_name], feed)
+        return np.asarray(probs, dtype=np.float32).reshape(len(ids))
 
     def close(self) -> None:
         self._session = None

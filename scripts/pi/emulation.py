@@ -13,10 +13,12 @@ import hashlib
 import os
 import platform
 import shutil
+import signal
 import subprocess
-from contextlib import contextmanager
+import threading
+from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 SUITE = "bookworm"
 # python3.11 is the Pi's Python; libstdc++6 because numpy's aarch64 wheel needs it to import.
@@ -67,7 +69,8 @@ def _ensure_tools() -> None:
 
 def _ensure_binfmt() -> None:
     if not (BINFMT / "register").exists():
-        done = subprocess.run(["mount", "-t", "binfmt_misc", "binfmt_misc", str(BINFMT)], capture_output=True, text=True)
+        argv = ["mount", "-t", "binfmt_misc", "binfmt_misc", str(BINFMT)]
+        done = subprocess.run(argv, capture_output=True, text=True)
         if done.returncode:
             raise CannotEmulate(f"cannot mount binfmt_misc ({done.stderr.strip() or 'no CAP_SYS_ADMIN?'})")
     entry = BINFMT / "qemu-aarch64"
@@ -101,9 +104,7 @@ def ensure_rootfs(root: Path, log: Path) -> bool:
     stamp = root / ROOTFS_STAMP
     if stamp.exists() and stamp.read_text().strip() == rootfs_key():
         return False
-    unmount_under(root)
-    if root.exists():
-        _remove_tree(root)
+    remove_root(root)
     argv = ["mmdebstrap", "--variant=extract", "--arch=arm64", f"--include={','.join(PACKAGES)}",
             SUITE, str(root), *MIRRORS]
     with log.open("w") as handle:
@@ -114,6 +115,13 @@ def ensure_rootfs(root: Path, log: Path) -> bool:
         (root / mount_point).mkdir(exist_ok=True)
     stamp.write_text(rootfs_key() + "\n")
     return True
+
+
+def remove_root(root: Path) -> None:
+    """Unmount what is left under `root`, then delete it."""
+    unmount_under(root)
+    if root.exists():
+        _remove_tree(root)
 
 
 def _remove_tree(path: Path) -> None:
@@ -168,14 +176,47 @@ def pi_env(**extra: str) -> dict[str, str]:
 
 def run_in_root(root: Path, argv: Sequence[str], *, cwd: str = "/", env: dict[str, str] | None = None,
                 timeout: float = 900) -> subprocess.CompletedProcess:
-    """Run `argv` (paths as seen on the Pi) chrooted into `root`; output captured as text."""
+    """Run `argv` (paths as seen on the Pi) chrooted into `root`; output captured as text.
+
+    Each process leads its own process group, so a timeout or `stop_all` ends whatever it
+    started too (pytest's own subprocesses, say).
+    """
     def enter() -> None:
         os.chroot(root)
         os.chdir(cwd)
 
+    with _LOCK:
+        if _STOPPING.is_set():
+            raise RuntimeError("stopped")
+        proc = subprocess.Popen(list(argv), env=pi_env(**(env or {})), preexec_fn=enter, start_new_session=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        _RUNNING.add(proc)
     try:
-        return subprocess.run(list(argv), env=pi_env(**(env or {})), preexec_fn=enter,
-                              capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired as error:
-        out = error.stdout.decode(errors="replace") if isinstance(error.stdout, bytes) else (error.stdout or "")
-        return subprocess.CompletedProcess(list(argv), 124, out, f"timed out after {timeout:.0f} s")
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _kill_group(proc)
+        out, err = proc.communicate()
+        return subprocess.CompletedProcess(list(argv), 124, out, f"{err}\ntimed out after {timeout:.0f} s")
+    finally:
+        with _LOCK:
+            _RUNNING.discard(proc)
+    return subprocess.CompletedProcess(list(argv), proc.returncode, out, err)
+
+
+_RUNNING: set[subprocess.Popen] = set()
+_LOCK = threading.Lock()
+_STOPPING = threading.Event()
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    with suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+def stop_all() -> None:
+    """Kill every process started in the root and refuse new ones (before unmounting on a signal)."""
+    with _LOCK:
+        _STOPPING.set()
+        running = list(_RUNNING)
+    for proc in running:
+        _kill_group(proc)

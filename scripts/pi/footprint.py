@@ -88,8 +88,8 @@ def measure(bundle: Path, wheel: Path) -> list[dict]:
             row["predict"].append({"variant": variant, "backend": backend, "rss_mb": round(rss, 1),
                                    "command": command.replace(str(REPO) + "/", "")})
         rows.append(row)
-        print(f"{option}: venv {row['venv_mb']} MB, " + ", ".join(f"{p['variant']} {p['rss_mb']} MB" for p in row["predict"]),
-              flush=True)
+        peaks = ", ".join(f"{p['variant']} {p['rss_mb']} MB" for p in row["predict"])
+        print(f"{option}: venv {row['venv_mb']} MB, {peaks}", flush=True)
     return rows
 
 
@@ -97,8 +97,8 @@ def markdown(rows: list[dict], bundle: Path) -> str:
     manifest = json.loads((bundle / "manifest.json").read_text())
     config = manifest.get("source_run", {}).get("config", {})
     lines = [f"Measured on {platform.machine()}, Python {platform.python_version()}, with a bundle of "
-             f"vocab {config.get('vocab_size')}, maxlen {config.get('maxlen')}, embedding {config.get('embedding_dim')}, "
-             f"LSTM {config.get('lstm_units')}.", "",
+             f"vocab {config.get('vocab_size')}, maxlen {config.get('maxlen')}, "
+             f"embedding {config.get('embedding_dim')}, LSTM {config.get('lstm_units')}.", "",
              "| install | venv (added to an empty venv) | python + numpy | peak RSS of one prediction |",
              "| --- | --- | --- | --- |"]
     for row in rows:

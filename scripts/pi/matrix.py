@@ -17,7 +17,8 @@ import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 from typing import Any
 
-VARIANT_ORDER: tuple[str, ...] = ("tflite-fp32", "tflite-fp16", "tflite-dynint8", "tflite-int8", "onnx-fp32", "onnx-dynint8")
+VARIANT_ORDER: tuple[str, ...] = ("tflite-fp32", "tflite-fp16", "tflite-dynint8", "tflite-int8",
+                                  "onnx-fp32", "onnx-dynint8")
 BACKEND_ORDER = ("litert", "tflite-runtime", "onnxruntime", "numpy")
 INTERPRETER_DIST = {"litert": "ai-edge-litert", "tflite-runtime": "tflite-runtime", "onnxruntime": "onnxruntime",
                     "numpy": "numpy"}
@@ -39,7 +40,8 @@ def read_junit(path: Path, returncode: int, stdout: str) -> dict[str, Any]:
         for tag in ("failure", "error"):
             node = case.find(tag)
             if node is not None:
-                failed.append(f"{name}: {(node.get('message') or '').splitlines()[0][:200] if node.get('message') else tag}")
+                message = (node.get("message") or tag).splitlines()[0][:200]
+                failed.append(f"{name}: {message}")
         node = case.find("skipped")
         if node is not None:
             reason = (node.get("message") or "").strip()[:160]
@@ -56,11 +58,16 @@ def one_line(result: dict[str, Any]) -> str:
             parts.append(f"{bundle}: verify exit {verify['returncode']}: {_last_line(verify['stderr'])}")
             continue
         states = [c["status"] for c in report["checks"]]
-        parts.append(f"{bundle}: {states.count('ok')} ok, {states.count('FAIL')} FAIL, {states.count('skipped')} refused")
-    tests = result.get("pytest") or {}
-    pytest = tests.get("error") or (f"pytest {tests.get('passed')} passed, {tests.get('failures', 0) + tests.get('errors', 0)} "
-                                    f"failed, {tests.get('skipped')} skipped")
-    return f"verify {'; '.join(parts)}; {pytest}"
+        parts.append(f"{bundle}: {states.count('ok')} ok, {states.count('FAIL')} FAIL, "
+                     f"{states.count('skipped')} refused")
+    return f"verify {'; '.join(parts)}; pytest {_tests_text(result.get('pytest') or {})}"
+
+
+def _tests_text(tests: dict[str, Any]) -> str:
+    if tests.get("error"):
+        return tests["error"]
+    failed = tests.get("failures", 0) + tests.get("errors", 0)
+    return f"{tests.get('passed')} passed, {failed} failed, {tests.get('skipped')} skipped"
 
 
 def _last_line(text: str) -> str:
@@ -121,7 +128,8 @@ def build(results: list[dict[str, Any]], *, manifests: dict[str, dict[str, Any]]
         options[result["option"]] = _option_facts(result)
         unexpected += _option_surprises(result, tests_expected)
         for bundle, verify in result["verify"].items():
-            unexpected += _fill_cells(cells, bundle, manifests[bundle], result, (verify["report"] or {}).get("checks", []))
+            checks = (verify["report"] or {}).get("checks", [])
+            unexpected += _fill_cells(cells, bundle, manifests[bundle], result, checks)
     labels = {f"{b}/{v}": f"{v} ({manifests[b]['variants'][v].get('route', '?')})" for b, v in rows}
     return {"rows": [f"{b}/{v}" for b, v in rows], "labels": labels, "cells": cells, "options": options,
             "unexpected": unexpected, "bundle": _bundle_facts(next(iter(manifests.values()))),
@@ -130,26 +138,49 @@ def build(results: list[dict[str, Any]], *, manifests: dict[str, dict[str, Any]]
 
 def _fill_cells(cells: dict, bundle: str, manifest: dict[str, Any], result: dict[str, Any],
                 checks: list[dict[str, Any]]) -> list[str]:
+    """One cell per variant on this result's backend; verify may check a pair twice (padded, fast path)."""
     backend, surprises = result["backend"], []
+    grouped: dict[str, list[dict[str, Any]]] = {}
     for check in checks:
-        key = f"{bundle}/{check['variant']}"
-        if check["backend"] != backend or key not in cells:
-            continue
-        probe = (result.get("probes") or {}).get(bundle, {}).get(check["variant"])
-        state, text = _cell(check, probe)
-        failed_at_export = manifest["variants"][check["variant"]].get("status") != "passed"
-        if failed_at_export:
-            state, text = (("fail-as-export", text.replace("FAIL:", "FAIL, as at export:", 1)) if state == "fail"
-                           else (state, f"{text} (failed at export)"))
-        cells[key][backend] = (state, text)
-        where = f"{check['variant']} ({bundle} bundle) on {backend}"
-        if state == "fail":
-            surprises.append(f"{where}: {text}")
-        elif state == "refused" and "not installed" in check.get("note", ""):
-            surprises.append(f"{where}: {backend} should be installed in the {result['option']} venv: {check['note']}")
-        elif state == "refused" and probe is not None and probe.get("ran") and probe.get("passed"):
-            surprises.append(f"{where}: the runtime refuses it ({check['note']}) but it runs within bounds: drop the rule")
+        if check["backend"] == backend and f"{bundle}/{check['variant']}" in cells:
+            grouped.setdefault(check["variant"], []).append(check)
+    for variant, group in grouped.items():
+        probe = (result.get("probes") or {}).get(bundle, {}).get(variant)
+        failed_at_export = manifest["variants"][variant].get("status") != "passed"
+        where = f"{variant} ({bundle} bundle) on {backend}"
+        states = []
+        for check in group:
+            state, text = _cell(check, probe)
+            states.append((check.get("path", "padded"), state, text, check))
+            path = f", {check['path']} path" if len(group) > 1 and check.get("path") else ""
+            if state == "fail" and not failed_at_export:
+                surprises.append(f"{where}{path}: {text}")
+            elif state == "refused" and "not installed" in check.get("note", ""):
+                surprises.append(f"{where}: {backend} should be installed in the {result['option']} venv: "
+                                 f"{check['note']}")
+            elif state == "refused" and probe is not None and probe.get("ran") and probe.get("passed"):
+                surprises.append(f"{where}: the runtime refuses it ({check['note']}) but it runs within bounds: "
+                                 "drop the rule")
+        cells[f"{bundle}/{variant}"][backend] = _merge(states, failed_at_export)
     return surprises
+
+
+def _merge(states: list[tuple[str, str, str, dict[str, Any]]], failed_at_export: bool) -> tuple[str, str]:
+    """One cell from the checks of one pair: figures per path when both ran within bounds."""
+    if all(state == "ok" for _, state, _, _ in states) and len(states) > 1:
+        diffs = ", ".join(f"{_short(c['parity']['max_abs_diff'])} ({path})" for path, _, _, c in states)
+        agree = min(c["parity"]["label_agreement"] for _, _, _, c in states)
+        state, text = "ok", f"ok: max |dp| {diffs}, labels {_percent(agree)} equal"
+    elif len(states) == 1:
+        state, text = states[0][1], states[0][2]
+    else:
+        order = ("fail", "refused", "ok")
+        state = min((s for _, s, _, _ in states), key=order.index)
+        text = "; ".join(f"{path}: {t}" for path, _, t, _ in states)
+    if failed_at_export:
+        state = "fail-as-export" if state == "fail" else state
+        text = f"{text} (failed at export)" if state != "fail-as-export" else f"{text} (as at export)"
+    return state, text
 
 
 def _option_facts(result: dict[str, Any]) -> dict[str, Any]:
@@ -191,7 +222,8 @@ def _bundle_facts(manifest: dict[str, Any]) -> str:
     keys = ("vocab_size", "maxlen", "embedding_dim", "lstm_units")
     shape = ", ".join(f"{k} {config[k]}" for k in keys if k in config)
     producer = manifest.get("producer") or {}
-    return f"tiny synthetic model ({shape or 'sizes not in manifest'}), exported on the host with edgelstm {producer.get('edgelstm', '?')}"
+    return (f"tiny synthetic model ({shape or 'sizes not in manifest'}), exported on the host with "
+            f"edgelstm {producer.get('edgelstm', '?')}")
 
 
 def markdown(report: dict[str, Any]) -> str:
@@ -224,13 +256,14 @@ def markdown(report: dict[str, Any]) -> str:
               "weights.npz, whatever their route). The first rows are the default export; the last rows are the "
               "same run's TFLite variants exported by their other route (`edgelstm export --route`). "
               "`refused`: the runtime declines the pair before loading it; the pair was also run anyway on the "
-              "Pi, and what it did is in brackets.", "", "| install on the Pi | venv (with pytest) | runtime unit tests |",
+              "Pi, and what it did is in brackets.", "",
+              "| install on the Pi | venv size (aarch64, pytest not counted) | runtime unit tests |",
               "| --- | --- | --- |"]
-    for name, facts in options.items():
-        extra = f"`pip install 'edgelstm[{facts['extra']}]'`" if facts["extra"] else "`pip install edgelstm` (numpy only)"
+    for facts in options.values():
+        extra = (f"`pip install 'edgelstm[{facts['extra']}]'`" if facts["extra"]
+                 else "`pip install edgelstm` (numpy only)")
         tests = facts.get("pytest") or {}
-        tests_text = tests.get("error") or (f"{tests.get('passed')} passed, {tests.get('failures', 0) + tests.get('errors', 0)} failed, "
-                                            f"{tests.get('skipped')} skipped")
+        tests_text = _tests_text(tests)
         size = f"{facts['venv_mb']:.0f} MB" if facts.get("venv_mb") else "?"
         lines.append(f"| {extra} | {size} | {tests_text} |")
     if report["unexpected"]:
@@ -239,7 +272,7 @@ def markdown(report: dict[str, Any]) -> str:
 
 
 if __name__ == "__main__":
-    saved = json.loads(open(sys.argv[1], encoding="utf-8").read())
+    saved = json.loads(Path(sys.argv[1]).read_text(encoding="utf-8"))
     rebuilt = build(saved["results"], manifests=saved["manifests"], wheels=saved["wheels"],
                     tests_expected=saved["tests_expected"])
     print(markdown(rebuilt), end="")

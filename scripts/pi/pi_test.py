@@ -67,6 +67,7 @@ PI_PYTHON = ("3.11", "cp311")
 WHEEL_TAGS = ("manylinux2014_aarch64", "manylinux_2_17_aarch64", "manylinux_2_27_aarch64",
               "manylinux_2_28_aarch64", "manylinux_2_34_aarch64")
 TEST_REQUIREMENTS = ("pytest>=9.0,<9.3",)
+TEST_ONLY = ("pytest", "pluggy", "iniconfig", "pygments")  # in the venvs for the tests, not for a device
 # Tests that need only the runtime; each must skip cleanly where TensorFlow is absent.
 RUNTIME_TESTS = ("test_runtime_*.py", "test_tokenizer.py")
 # The host's tiny model: seconds to train, about 96 % validation accuracy (so quantization does
@@ -83,7 +84,7 @@ TINY_TRAIN = ("--data", "synthetic", "--synthetic-size", "2500", "--vocab-size",
 # WHILE graph for dynamic int8), so the matrix shows what a route changes on each interpreter.
 # tflite-int8 by keras3-while is not among them: that conversion crashes the converter. The
 # default export must pass whole; the other routes are kept when they miss a bound at export
-# (--keep-failed), and then must miss it on the Pi too.
+# (--keep-failed), and the Pi's figures are shown beside that verdict.
 BUNDLES = {
     "default": (),
     "other-routes": ("--variants", "tflite-fp32,tflite-fp16,tflite-dynint8", "--route", "tflite-fp32=tf_keras-fused",
@@ -176,7 +177,7 @@ def _drop_siblings(folder: Path, prefix: str) -> None:
 
 def ensure_bundles(logs: Path) -> Path:
     """The tiny run trained and exported on the host (folder of BUNDLES), kept while the sources stay the same."""
-    files = sorted(p for src in SOURCES for p in ([REPO / src] if (REPO / src).is_file() else (REPO / src).rglob("*.py")))
+    files = sorted(p for src in map(REPO.joinpath, SOURCES) for p in ([src] if src.is_file() else src.rglob("*.py")))
     key = sha_of(*TINY_TRAIN, json.dumps(BUNDLES), *(str(p.relative_to(REPO)) for p in files),
                  *(p.read_bytes() for p in files))
     dest = CACHE / f"bundles-{key}"
@@ -219,7 +220,9 @@ def stage(wheels: Path, project_wheel: Path, bundles: Path) -> None:
     shutil.rmtree(base / "project", ignore_errors=True)
     (base / "project").mkdir(parents=True)
     shutil.copy2(project_wheel, base / "project" / project_wheel.name)
-    _link_tree(bundles, base / "bundles")
+    # Copied, not linked: a test that damaged a bundle in place must not reach the host's cache.
+    shutil.rmtree(base / "bundles", ignore_errors=True)
+    shutil.copytree(bundles, base / "bundles")
     _link_tree(REPO / "tests", base / "src" / "tests")
     shutil.copy2(REPO / "pyproject.toml", base / "src" / "pyproject.toml")
     shutil.copy2(Path(__file__).with_name("probe.py"), base / "probe.py")
@@ -282,8 +285,8 @@ def run_option(option: Option, tests: list[str], logs: Path) -> dict:
                         env={"EDGELSTM_TEST_BUNDLE": f"{PI_BASE}/bundles/{TESTS_BUNDLE}"}, timeout=1800)
         result["pytest"] = matrix.read_junit(ROOT / junit.lstrip("/"), pytest.returncode, pytest.stdout)
     else:
-        result["pytest"] = {"returncode": None, "error": f"no runtime test files in tests/ ({', '.join(RUNTIME_TESTS)})"}
-    result["venv_mb"] = round(tree_bytes(ROOT / venv.lstrip("/")) / 1e6, 1)
+        result["pytest"] = {"returncode": None, "error": f"no test file in tests/ matches {', '.join(RUNTIME_TESTS)}"}
+    result["venv_mb"] = round(device_bytes(ROOT / venv.lstrip("/")) / 1e6, 1)
     return result
 
 
@@ -305,6 +308,19 @@ def probe_refusals(option: Option, bundle: str, report: dict | None, logs: Path)
 
 def tree_bytes(path: Path) -> int:
     return sum(p.lstat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink())
+
+
+def device_bytes(venv: Path) -> int:
+    """The venv's size less what only the tests need (pytest and its own dependencies)."""
+    total = tree_bytes(venv)
+    for record in venv.glob("lib/python*/site-packages/*.dist-info/RECORD"):
+        if record.parent.name.split("-")[0].lower() in TEST_ONLY:
+            site = record.parent.parent
+            for line in record.read_text().splitlines():
+                path = site / line.split(",")[0]
+                if path.is_file() and not path.is_symlink():
+                    total -= path.lstat().st_size
+    return total
 
 
 def _json_or_none(text: str):
@@ -331,8 +347,8 @@ def main(argv: list[str] | None = None) -> int:
     if not chosen:
         print(f"test-pi: no known option in {args.options!r}: accepted are {', '.join(o.name for o in OPTIONS)}")
         return 2
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, lambda number, _frame: sys.exit(128 + number))  # unmount on the way out
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _stop)
     try:
         emulation.check_host()
     except emulation.CannotEmulate as error:
@@ -344,29 +360,36 @@ def main(argv: list[str] | None = None) -> int:
         return _run(args, chosen)
 
 
+def _stop(number: int, _frame) -> None:
+    """On a signal: end what runs on the Pi (in its own process groups), then unwind and unmount."""
+    emulation.stop_all()
+    sys.exit(128 + number)
+
+
 def _run(args: argparse.Namespace, chosen: list[Option]) -> int:
     progress = Progress()
     shutil.rmtree(OUT, ignore_errors=True)
     logs = OUT / "logs"
     logs.mkdir(parents=True)
     if args.fresh:
-        emulation.unmount_under(ROOT)
-        for path in (ROOT, CACHE / "project"):
-            shutil.rmtree(path, ignore_errors=True)
+        emulation.remove_root(ROOT)
+        shutil.rmtree(CACHE / "project", ignore_errors=True)
         _drop_siblings(CACHE, "wheels-")
         _drop_siblings(CACHE, "bundles-")
     since = time.monotonic()
     created = emulation.ensure_rootfs(ROOT, logs / "mmdebstrap.log")
-    progress.step("rootfs", f"{'created' if created else 'cached'} Debian {emulation.SUITE} arm64 in {ROOT.name}/", since)
+    state = "created" if created else "cached"
+    progress.step("rootfs", f"{state} Debian {emulation.SUITE} arm64 in {ROOT.name}/", since)
     since = time.monotonic()
     project_wheel = build_project_wheel(logs)
     wheels, wheels_key = download_wheels(project_wheel, logs)
     progress.step("wheels", f"{project_wheel.name} + {len(list(wheels.glob('*.whl')))} aarch64 wheels", since)
     since = time.monotonic()
     bundles = ensure_bundles(logs)
-    progress.step("bundles", f"tiny bundles {bundles.relative_to(REPO)}/{{{','.join(BUNDLES)}}} exported on the host", since)
+    progress.step("bundles", f"{', '.join(BUNDLES)} in {bundles.relative_to(REPO)}/, exported on the host", since)
     tests = [] if args.no_tests else runtime_test_files()
     stage(wheels, project_wheel, bundles)
+
     def check(option: Option) -> dict:
         since = time.monotonic()
         ensure_venv(option, wheels_key, project_wheel, logs)
@@ -374,10 +397,9 @@ def _run(args: argparse.Namespace, chosen: list[Option]) -> int:
         progress.step(option.name, matrix.one_line(result), since)
         return result
 
-    with emulation.mounted(ROOT):
-        # Options are independent (own venv, own logs): run them side by side, one per core.
-        with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-            results = list(pool.map(check, chosen))
+    # Options are independent (own venv, own logs): run them side by side, one per core.
+    with emulation.mounted(ROOT), ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        results = list(pool.map(check, chosen))
     manifests = {name: json.loads((bundles / name / "manifest.json").read_text()) for name in BUNDLES}
     report = matrix.build(results, manifests=manifests,
                           wheels=sorted(p.name for p in wheels.glob("*.whl")), tests_expected=not args.no_tests)
@@ -405,4 +427,4 @@ if __name__ == "__main__":
         raise SystemExit(main())
     except RuntimeError as error:
         print(f"test-pi: {error}", file=sys.stderr)
-        raise SystemExit(1)
+        raise SystemExit(1) from None

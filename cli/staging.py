@@ -1,0 +1,128 @@
+"""Write a folder (a run directory, a bundle) all at once or not at all.
+
+Files go to a hidden folder beside the target (same filesystem, so the final
+rename is atomic) named after the writing process's id. SIGINT and SIGTERM
+remove it; after SIGKILL nothing can run, so the target is still untouched and
+the next write into the same parent removes the orphan. An existing target is
+only replaced with `force`, only when it is of the same kind (it holds
+`marker`) or empty, and only once the new one is complete.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import tempfile
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from edgelstm.runtime.errors import ConfigError
+
+_PARTIAL = re.compile(r"^\.(?P<name>.+)\.edgelstm-(?P<pid>\d+)-[^.]+\.(partial|old)$")
+
+
+def check_target(target: Path, *, force: bool, marker: str, kind: str) -> None:
+    """Refuse, before any work, what the final rename would refuse."""
+    if not target.exists() and not target.is_symlink():
+        return
+    if not force:
+        raise ConfigError(f"{target} already exists: pass --force to replace it, or choose another --out")
+    if target.is_symlink() or not target.is_dir():
+        raise ConfigError(f"{target} exists and is not a folder: remove it yourself or choose another --out")
+    if any(target.iterdir()) and not (target / marker).is_file():
+        raise ConfigError(f"{target} is a folder but not a {kind} (no {marker}): --force only replaces "
+                          f"{kind}s; choose another --out")
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so every `finally` and `except BaseException` cleans up."""
+
+
+@contextmanager
+def staging(target: Path, *, force: bool, marker: str, kind: str) -> Iterator[Path]:
+    """Yield an empty folder beside `target`; on success it becomes `target`, otherwise it vanishes."""
+    check_target(target, force=force, marker=marker, kind=kind)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    remove_orphans(target.parent)
+    folder = Path(tempfile.mkdtemp(prefix=_prefix(target), suffix=".partial", dir=target.parent))
+    try:
+        folder.chmod(0o777 & ~_umask())  # mkdtemp makes it private; the result is an ordinary folder
+        with _sigterm_interrupts():
+            yield folder
+            check_target(target, force=force, marker=marker, kind=kind)  # it may have appeared meanwhile
+            _move_into_place(folder, target)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+
+
+def _prefix(target: Path) -> str:
+    return f".{target.name}.edgelstm-{os.getpid()}-"
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+@contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set from the main thread
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise Interrupted(f"stopped by {signal.Signals(signum).name}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _move_into_place(folder: Path, target: Path) -> None:
+    if not target.exists():
+        os.rename(folder, target)
+        return
+    # The old folder goes aside first, so a crash between the renames never loses both.
+    aside = Path(tempfile.mkdtemp(prefix=_prefix(target), suffix=".old", dir=target.parent))
+    os.rename(target, aside / "previous")
+    os.rename(folder, target)
+    shutil.rmtree(aside, ignore_errors=True)
+
+
+def remove_orphans(parent: Path) -> list[Path]:
+    """Remove staging folders left in `parent` by writers that no longer run (killed with SIGKILL)."""
+    removed = []
+    for path in parent.iterdir():
+        match = _PARTIAL.match(path.name)
+        if match and path.is_dir() and not _alive(int(match["pid"])):
+            _restore_if_lost(path, parent / match["name"])
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
+
+
+def _restore_if_lost(orphan: Path, target: Path) -> None:
+    """A writer killed between its two renames left the old folder aside: put it back."""
+    old = orphan / "previous"
+    if orphan.suffix == ".old" and old.is_dir() and not target.exists():
+        os.rename(old, target)
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

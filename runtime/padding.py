@@ -1,0 +1,105 @@
+"""The fast path: skip a text's leading padding by starting from the state the padding leads to.
+
+Texts are front-padded to maxlen with padding id 0, which has its own embedding,
+so the LSTM state after k padding steps from the zero state is the same for
+every text. Export stores it once per bundle (`padding_states.npz`: h and c
+[maxlen + 1, H], row k = after k padding steps). A text with n real tokens then
+starts from row maxlen - n and runs only its n tokens: the same arithmetic as
+the padded model, minus the steps whose result is known in advance.
+
+Batches group exactly: rows whose real lengths are at most m, each padded to m
+and all started from row maxlen - m, give the padded model's results, because
+the extra padding steps a shorter row runs reproduce the states it skipped.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edgelstm.runtime.errors import BundleError
+
+PADDING_STATES = "padding_states.npz"
+PADDING_ID = 0
+# The fast-path model's input names, as the manifest's `fast_path.inputs` keys them.
+FAST_PATH_INPUTS = ("ids", "h0", "c0")
+
+
+@dataclass(frozen=True)
+class PaddingStates:
+    """h, c float32 [maxlen + 1, H]: the state after k padding tokens, k = 0..maxlen."""
+
+    h: np.ndarray
+    c: np.ndarray
+
+    @property
+    def maxlen(self) -> int:
+        return len(self.h) - 1
+
+    @property
+    def units(self) -> int:
+        return self.h.shape[1]
+
+    @classmethod
+    def load(cls, source: str | Path | bytes) -> "PaddingStates":
+        try:
+            handle = io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else source
+            with np.load(handle, allow_pickle=False) as data:
+                if "h" not in data.files or "c" not in data.files:
+                    raise BundleError(f"{PADDING_STATES} must hold the arrays 'h' and 'c', it holds {data.files}")
+                h, c = (np.ascontiguousarray(data[key], dtype=np.float32) for key in ("h", "c"))
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+            raise BundleError(f"cannot read {PADDING_STATES}: {error}") from None
+        if h.ndim != 2 or h.shape != c.shape or len(h) < 2:
+            raise BundleError(f"{PADDING_STATES}: h {list(h.shape)} and c {list(c.shape)} must both be "
+                              "[maxlen + 1, H]; re-export the bundle")
+        return cls(h, c)
+
+    def start(self, steps: int, rows: int) -> tuple[np.ndarray, np.ndarray]:
+        """(h0, c0) [rows, H] for rows that will run their last `steps` tokens."""
+        k = self.maxlen - steps
+        if rows == 1:  # read-only views: interpreters copy their inputs
+            return self.h[k:k + 1], self.c[k:k + 1]
+        return np.repeat(self.h[k:k + 1], rows, axis=0), np.repeat(self.c[k:k + 1], rows, axis=0)
+
+
+def steps_needed(ids: np.ndarray) -> np.ndarray:
+    """Per row: tokens after the leading padding, at least 1.
+
+    A row of only padding still needs one step (from the state after maxlen - 1 padding
+    tokens) because a model cannot run zero steps; that step is the last padding token.
+    """
+    maxlen = ids.shape[1]
+    real = ids != PADDING_ID
+    first = np.where(real.any(axis=1), real.argmax(axis=1), maxlen)
+    return np.maximum(maxlen - first, 1).astype(np.int64)
+
+
+def plan_groups(steps: np.ndarray, max_rows: int, *, call_us: float, step_us: float,
+                row_step_us: float) -> list[np.ndarray]:
+    """Rows sorted by length and cut where the cost model says it pays: each group runs at its
+    longest length, so a group trades per-call and per-step overhead against padded work.
+
+    Cost of a group of r rows whose longest needs m steps: call_us + m * (step_us + row_step_us * r);
+    the cuts minimise the sum (dynamic programming over the sorted lengths, groups <= max_rows).
+    """
+    order = np.argsort(steps, kind="stable")
+    lengths = steps[order].astype(np.float64)
+    n = len(order)
+    best = np.zeros(n + 1)
+    cut = np.zeros(n + 1, dtype=np.int64)
+    for end in range(1, n + 1):
+        starts = np.arange(max(0, end - max_rows), end)
+        costs = best[starts] + call_us + lengths[end - 1] * (step_us + row_step_us * (end - starts))
+        pick = int(np.argmin(costs))
+        best[end], cut[end] = costs[pick], starts[pick]
+    bounds = []
+    end = n
+    while end > 0:
+        bounds.append((int(cut[end]), end))
+        end = int(cut[end])
+    return [order[start:stop] for start, stop in reversed(bounds)]
