@@ -77,10 +77,11 @@ def test_verify_runs_the_tflite_variants_on_tflite_runtime(tflite_python: Path, 
     manifest = json.loads((Path(tiny_bundle) / "manifest.json").read_text())
     tflite = [name for name, entry in manifest["variants"].items()
               if entry["format"] == "tflite" and entry["status"] == "passed"]
-    checks = {c["variant"]: c for c in report["checks"] if c["backend"] == "tflite-runtime"}
-    assert sorted(checks) == sorted(tflite), f"verify checked {sorted(checks)}, the bundle has {tflite}"
-    assert checks["tflite-fp32"]["status"] == "ok", checks["tflite-fp32"]
-    for name, check in checks.items():
+    checks = [c for c in report["checks"] if c["backend"] == "tflite-runtime"]
+    assert sorted({c["variant"] for c in checks}) == sorted(tflite), f"verify checked {checks}, the bundle has {tflite}"
+    assert any(c["variant"] == "tflite-fp32" and c["status"] == "ok" for c in checks), checks
+    for check in checks:
+        name = check["variant"]
         assert check["status"] in ("ok", "skipped"), f"{name} on tflite-runtime: {check}"
         if check["status"] == "ok":
             parity = check["parity"]

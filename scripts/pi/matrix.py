@@ -22,6 +22,12 @@ VARIANT_ORDER: tuple[str, ...] = ("tflite-fp32", "tflite-fp16", "tflite-dynint8"
 BACKEND_ORDER = ("litert", "tflite-runtime", "onnxruntime", "numpy")
 INTERPRETER_DIST = {"litert": "ai-edge-litert", "tflite-runtime": "tflite-runtime", "onnxruntime": "onnxruntime",
                     "numpy": "numpy"}
+LEGEND = ("`-`: not run there (a backend runs its format only; numpy runs the float32 variants from weights.npz, "
+          "whatever their route). (padded), (fast): with every one of the maxlen steps, and with the leading "
+          "padding skipped (the runtime's fast path). The first rows are the default export; the last rows are "
+          "the same run's TFLite variants exported by their other route (`edgelstm export --route`). `refused`: "
+          "the runtime declines the pair before loading it; the pair was also run anyway on the Pi, and what it "
+          "did is in brackets.")
 FORBIDDEN_WHEELS = ("tensorflow", "tensorflow_cpu", "tensorboard", "keras", "tf_keras", "tf2onnx", "onnx-")
 
 
@@ -252,11 +258,7 @@ def markdown(report: dict[str, Any]) -> str:
             if backend in by_backend:
                 row.append(report["cells"][key].get(backend, ("n/a", "-"))[1].replace("|", "\\|"))
         lines.append("| " + " | ".join(row) + " |")
-    lines += ["", "`-`: not run there (a backend runs its format only; numpy runs the float32 variants from "
-              "weights.npz, whatever their route). The first rows are the default export; the last rows are the "
-              "same run's TFLite variants exported by their other route (`edgelstm export --route`). "
-              "`refused`: the runtime declines the pair before loading it; the pair was also run anyway on the "
-              "Pi, and what it did is in brackets.", "",
+    lines += ["", LEGEND, "",
               "| install on the Pi | venv size (aarch64, pytest not counted) | runtime unit tests |",
               "| --- | --- | --- |"]
     for facts in options.values():
