@@ -29,14 +29,19 @@ def library_versions() -> dict[str, str]:
 
 
 def cpu_model() -> str:
+    """The CPU's name: x86 "model name"; on a Raspberry Pi the board ("Model"), which says more
+    than the SoC family in "Hardware" (every Pi reports BCM2835 there)."""
+    fields: dict[str, str] = {}
     try:
         with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as handle:
             for line in handle:
                 key, _, value = line.partition(":")
-                if key.strip() in ("model name", "Model", "Hardware"):
-                    return value.strip()
+                fields.setdefault(key.strip(), value.strip())
     except OSError:
         pass
+    for key in ("model name", "Model", "Hardware"):
+        if fields.get(key):
+            return fields[key]
     return platform.processor() or "unknown"
 
 

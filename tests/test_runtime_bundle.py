@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from edgelstm.runtime import Bundle, BundleError, Classifier
+from edgelstm.runtime import Bundle, BundleError, Classifier, selection
+from edgelstm.runtime.bundle import WEIGHTS
 
 
 def manifest_of(bundle: Path) -> dict:
@@ -81,7 +82,11 @@ def test_a_corrupted_manifest_and_a_missing_bundle_are_refused(bundle_copy: Path
 def test_a_model_changed_after_the_bundle_was_opened_is_refused_at_load(bundle_copy: Path) -> None:
     """The interpreter parses the bytes that were checked, not whatever the file holds later."""
     opened = Bundle.open(bundle_copy)
-    flip_one_byte(bundle_copy / default_model(bundle_copy))
+    # The file Classifier.load will parse here: the default variant's model, or weights.npz
+    # where only the NumPy backend is installed (a device venv without interpreters).
+    chosen = selection.plan(opened, variant=None, backend=None)[0]
+    parsed = WEIGHTS if chosen.backend == "numpy" else opened.variant(chosen.variant)["file"]
+    flip_one_byte(bundle_copy / parsed)
     with pytest.raises(BundleError, match="changed since it was checked"):
         Classifier.load(opened)
 
