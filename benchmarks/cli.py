@@ -59,7 +59,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
                      help=f"seconds per phase at most, whichever of --runs/--seconds comes first (default {DEFAULT_SECONDS:g})")
     how.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help=f"throughput batch (default {DEFAULT_BATCH_SIZE})")
     how.add_argument("--threads", type=int, default=DEFAULT_THREADS,
-                     help=f"interpreter threads (default {DEFAULT_THREADS}; 0 = each interpreter's default)")
+                     help=f"row workers across a batch, each interpreter on 1 thread (default {DEFAULT_THREADS}; "
+                          "0 = the runtime's default; see edgelstm.runtime.tuning)")
     output = parser.add_argument_group("output")
     output.add_argument("--out", type=Path, metavar="DIR", help=f"where results go (default {DEFAULT_OUT_ROOT}/BUNDLE-NAME; "
                         "with compare: nothing written unless given)")

@@ -22,7 +22,7 @@ from edgelstm.benchmarks.progress import Progress
 from edgelstm.benchmarks.protocol import WORKER_MODULE, parse_progress
 from edgelstm.benchmarks.settings import KERAS_MODES, WORKER_TIMEOUT_S, BenchSettings
 from edgelstm.runtime.bundle import Bundle, sha256_of
-from edgelstm.runtime import selection
+from edgelstm.runtime import selection, tuning
 from edgelstm.runtime.backends.base import BACKENDS, is_installed
 from edgelstm.runtime.errors import ConfigError
 from edgelstm.runtime.variants import VARIANTS, parse_variants
@@ -121,18 +121,20 @@ def worker_spec(row: dict[str, Any], bundle: Bundle, settings: BenchSettings, in
             "batch_size": settings.batch_size, "inputs": str(inputs), "first_ids": first_ids}
 
 
-def thread_env(threads: int | None) -> dict[str, str]:
+def thread_env(threads: int | None, *, kind: str = "keras") -> dict[str, str]:
     """Caps for the BLAS / OpenMP pools that numpy and TensorFlow use outside the interpreters' own
-    settings: --threads N then means N for everything in the process. Set before the worker starts,
-    since these pools read them once, at import."""
+    settings. Set before the worker starts, since these pools read them once, at import. For Keras,
+    --threads N means N for everything in the process; for a bundle it means N row workers
+    (runtime/tuning.py), each single-threaded, so BLAS gets the runtime's intra-op count."""
     if not threads:
         return {}
-    return {name: str(threads) for name in THREAD_ENV}
+    per_pool = threads if kind == "keras" else tuning.INTRA_OP_THREADS
+    return {name: str(per_pool) for name in THREAD_ENV}
 
 
 def run_worker(spec: dict[str, Any], progress: Progress, *, timeout: float = WORKER_TIMEOUT_S) -> dict[str, Any]:
     """Measure one spec in a new Python process; any failure becomes {"status": "error", ...}."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", **thread_env(spec["threads"])}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **thread_env(spec["threads"], kind=spec["kind"])}
     spec = {**spec, "spawned_at": time.time()}  # just before the spawn: the cold start counts from here
     process = subprocess.Popen([sys.executable, "-m", WORKER_MODULE], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True, encoding="utf-8", env=env)

@@ -21,8 +21,8 @@ DEFAULT_RUNS = 300
 DEFAULT_SECONDS = 2.0
 # Throughput batch: what a server or a batch job would feed.
 DEFAULT_BATCH_SIZE = 32
-# One thread by default: comparable across machines and backends, and what a
-# single-stream device app gets; --threads 0 leaves it to each interpreter.
+# One row worker by default: comparable across machines and backends, and what a
+# single-stream device app gets; --threads 0 takes the runtime's default (runtime/tuning.py).
 DEFAULT_THREADS = 1
 # Labelled texts scored for accuracy: enough for a figure to 1-2 points, and it
 # keeps the slowest variant (about 15 ms a sequence) under 30 s.
@@ -58,7 +58,7 @@ class BenchSettings:
         for option, ok in checks.items():
             if not ok:
                 raise ConfigError(f"{option} is out of range: warmup >= 0, runs >= 1, seconds > 0, "
-                                  "batch size >= 1, threads >= 0 (0 = interpreter default), max examples >= 0 (0 = all)")
+                                  "batch size >= 1, threads >= 0 (0 = runtime default), max examples >= 0 (0 = all)")
 
     @property
     def interpreter_threads(self) -> int | None:

@@ -16,11 +16,14 @@ from edgelstm.runtime.bundle import GOLDEN, MANIFEST, SCHEMA_VERSION, STATUS_PAS
 from edgelstm.runtime.tolerances import LABEL_THRESHOLD
 from edgelstm.runtime.variants import VARIANTS
 
-# Best first. Dynamic int8 leads: a quarter of the float size and the fastest on CPUs, and
-# the parity gate has held its labels to Keras'. TFLite before ONNX at each precision: its
-# interpreter is the smaller install and runs in less memory. Full int8 comes last: on a
-# CPU it is the slowest; it is there for integer-only hardware.
-PREFERENCE = ("tflite-dynint8", "onnx-dynint8", "tflite-fp32", "onnx-fp32", "tflite-fp16", "tflite-int8")
+# Best first; `auto` on a device takes the first one an installed interpreter runs. Dynamic
+# int8 leads: a quarter of the float size, and the parity gate holds its labels to Keras'.
+# ONNX before TFLite at each precision, by measurement (benchmarks/README.md, IMDB bundle,
+# batch 1): onnx-dynint8 0.24 ms against 0.97 ms for the fused, always-padded tflite-dynint8;
+# onnx-fp32 0.56 ms against 0.75 ms. A device with only LiteRT installed still gets the TFLite
+# variant of the same precision. Full int8 comes last: on a CPU it is the slowest (11 ms); it
+# is there for integer-only hardware.
+PREFERENCE = ("onnx-dynint8", "tflite-dynint8", "onnx-fp32", "tflite-fp32", "tflite-fp16", "tflite-int8")
 OUTPUT = "sigmoid probability of label 1"
 
 

@@ -114,8 +114,9 @@ class Classifier:
             A failed variant runs only when named, with a warning.
         backend: "litert", "tflite-runtime", "onnxruntime", "numpy", or None/"auto"
             for the best installed one that can run the variant.
-        threads: interpreter threads; None takes the measured default of
-            `edgelstm.runtime.tuning` (one thread: fastest for this model on every backend).
+        threads: row workers: up to this many rows (or length groups) of a batch run at
+            once, each interpreter on one intra-op thread; what it means per backend is in
+            `edgelstm.runtime.tuning`. None takes its default (1). Results do not depend on it.
         fast_path: skip each text's leading padding by starting from the bundle's
             precomputed padding states (same outputs, within the variant's bounds;
             1e-6 in float32). False, or a bundle made before the fast path, runs every

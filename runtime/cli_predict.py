@@ -48,7 +48,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="write one JSON object per text")
     parser.add_argument("--variant", help="variant to run (default: the bundle's default_variant)")
     parser.add_argument("--backend", default="auto", help=f"auto (default), {', '.join(BACKENDS)}")
-    parser.add_argument("--threads", type=int, default=None, help="interpreter threads (default: the interpreter's)")
+    parser.add_argument("--threads", type=int, default=None, help="row workers across a batch, each interpreter on 1 thread (default 1; see edgelstm.runtime.tuning)")
     parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH, help=f"texts per chunk (default {DEFAULT_BATCH})")
     parser.add_argument("--verbose", action="store_true", help="say on stderr which variant and backend run")
 

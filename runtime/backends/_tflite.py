@@ -11,6 +11,11 @@ it each text would continue from the previous text's state.
 The keras3-while models also take the LSTM's initial state (h0, c0) and a dynamic
 length: given the bundle's padding states, each row runs only its real tokens
 (runtime/padding.py); the ids input is resized only when the length changes.
+
+`threads=N` is N row workers (runtime/tuning.py): N interpreters of one intra-op
+thread each, built from the same model bytes; worker k runs rows k, k + N, ... of a
+batch on its own interpreter, one row per invoke as with one worker, so results are
+identical. Calls stay serialized by the Classifier.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from edgelstm.runtime import tuning
+from edgelstm.runtime.backends._workers import RowWorkers
 from edgelstm.runtime.errors import BackendUnavailableError, BundleError
 from edgelstm.runtime.padding import FAST_PATH_INPUTS, PaddingStates, steps_needed
 
@@ -45,7 +52,11 @@ class TFLiteBackend:
                  padding_states: PaddingStates | None = None) -> None:
         interpreter_class = self._interpreter_class()
         self.file = entry.get("file", "model")
-        self._interpreter = self._create(interpreter_class, read_model(model), threads)
+        content = read_model(model)
+        workers = tuning.row_workers(self.name, threads)
+        # One interpreter per worker: an interpreter holds the state of the row it runs.
+        self._interpreters = [self._create(interpreter_class, content) for _ in range(workers)]
+        self._workers = RowWorkers(workers)
         self._inputs, self._output = self._io_details(entry)
         self._input = self._inputs["ids"]
         self._reset = bool(entry.get("reset_variables", True))
@@ -53,7 +64,8 @@ class TFLiteBackend:
         self.fast_path = padding_states is not None and "h0" in self._inputs
         self._states = padding_states if self.fast_path else None
         self._zero_state = np.zeros((1, int(self._inputs["h0"]["shape"][-1])), np.float32) if "h0" in self._inputs else None
-        self._steps = int(self._input["shape"][-1])  # the ids length the interpreter is allocated for
+        # Per interpreter, the ids length it is allocated for.
+        self._steps = [int(self._input["shape"][-1])] * workers
 
     @classmethod
     def _interpreter_class(cls) -> Any:
@@ -74,9 +86,9 @@ class TFLiteBackend:
             return f"{cls.name} runs .tflite models, not {entry.get('format')}"
         return None
 
-    def _create(self, interpreter_class: Any, content: bytes, threads: int | None) -> Any:
+    def _create(self, interpreter_class: Any, content: bytes) -> Any:
         try:
-            interpreter = interpreter_class(model_content=content, num_threads=threads)
+            interpreter = interpreter_class(model_content=content, num_threads=tuning.INTRA_OP_THREADS)
             interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as error:
             raise self._load_error(error) from None
@@ -92,7 +104,8 @@ class TFLiteBackend:
 
     def _io_details(self, entry: dict[str, Any]) -> tuple[dict[str, dict], dict]:
         """Inputs by role ("ids", and "h0", "c0" for a fast-path model), and the output."""
-        inputs, outputs = self._interpreter.get_input_details(), self._interpreter.get_output_details()
+        first = self._interpreters[0]  # all interpreters run the same model
+        inputs, outputs = first.get_input_details(), first.get_output_details()
         if len(outputs) != 1:
             raise BundleError(f"{self.file} has {len(outputs)} outputs; an edgelstm model has one")
         if len(inputs) == 1:
@@ -117,24 +130,28 @@ class TFLiteBackend:
 
         On the fast path each row runs only its real tokens, from the state its padding leads to.
         """
-        if self._interpreter is None:
+        if self._interpreters is None:
             raise BackendUnavailableError(f"the {self.name} backend was closed")
         ids = np.asarray(ids, dtype=self._input["dtype"])
         maxlen = ids.shape[1]
         steps = steps_needed(ids) if self._states is not None else np.full(len(ids), maxlen)
         out = np.empty(len(ids), dtype=np.float32)
-        for row in range(len(ids)):
-            out[row] = self._invoke(ids[row:row + 1, maxlen - int(steps[row]):])
+
+        def run_row(slot: int, row: int) -> None:  # worker `slot` owns interpreter `slot` during the call
+            out[row] = self._invoke(slot, ids[row:row + 1, maxlen - int(steps[row]):])
+
+        self._workers.run(run_row, range(len(ids)))
         return out
 
-    def _invoke(self, ids: np.ndarray) -> float:
-        interpreter = self._interpreter
+    def _invoke(self, slot: int, ids: np.ndarray) -> float:
+        """One row on interpreter `slot`, which only this worker uses during the call."""
+        interpreter = self._interpreters[slot]
         if self._reset:
             interpreter.reset_all_variables()
-        if ids.shape[1] != self._steps:  # resizing re-plans the graph: only when the length changes
+        if ids.shape[1] != self._steps[slot]:  # resizing re-plans the graph: only when the length changes
             interpreter.resize_tensor_input(self._input["index"], list(ids.shape))
             interpreter.allocate_tensors()
-            self._steps = ids.shape[1]
+            self._steps[slot] = ids.shape[1]
         interpreter.set_tensor(self._input["index"], ids)
         if self._zero_state is not None:
             if self._states is not None:
@@ -154,5 +171,7 @@ class TFLiteBackend:
         return value.astype(np.float32)
 
     def close(self) -> None:
-        # Dropping the last reference frees the interpreter and the model bytes it reads.
-        self._interpreter = None
+        # Workers first (none is mid-row then); dropping the last reference frees the
+        # interpreters and the model bytes they read.
+        self._workers.close()
+        self._interpreters = None

@@ -10,6 +10,11 @@ batch 1 they are no slower per row.
 With the bundle's padding states (the fast path, runtime/padding.py) a batch is
 sorted by real length and cut into groups by the cost model of runtime/tuning.py;
 each group runs only its longest member's real tokens.
+
+`threads=N` is N row workers (runtime/tuning.py): the session runs with one intra-op
+thread, and a batch's work units (rows for dynint8, length groups or chunks for fp32)
+run N at a time from a small pool sharing the session (`run` is thread-safe and
+releases the GIL). The units are the ones a single worker runs, so results are identical.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from edgelstm.runtime import tuning
+from edgelstm.runtime.backends._workers import RowWorkers
 from edgelstm.runtime.errors import BackendUnavailableError, BundleError
 from edgelstm.runtime.padding import FAST_PATH_INPUTS, PaddingStates, plan_groups, steps_needed
 
@@ -42,8 +48,7 @@ class OnnxRuntime:
         options = onnxruntime.SessionOptions()
         options.log_severity_level = _LOG_SEVERITY
         options.inter_op_num_threads = 1
-        if threads:
-            options.intra_op_num_threads = threads
+        options.intra_op_num_threads = tuning.INTRA_OP_THREADS
         try:
             # From bytes: the session keeps no file open, and parses exactly the bytes that were checked.
             self._session = onnxruntime.InferenceSession(content, options, providers=["CPUExecutionProvider"])
@@ -57,6 +62,7 @@ class OnnxRuntime:
         # The fast path needs a model with state inputs and the bundle's table; else the padded way.
         self.fast_path = padding_states is not None and self._state_names is not None
         self._states = padding_states if self.fast_path else None
+        self._workers = RowWorkers(tuning.row_workers(self.name, threads))
 
     @classmethod
     def unsupported_reason(cls, entry: dict[str, Any]) -> str | None:
@@ -92,21 +98,27 @@ class OnnxRuntime:
             raise BackendUnavailableError("the onnxruntime backend was closed")
         ids = np.asarray(ids, dtype=self._input_dtype)
         out = np.empty(len(ids), dtype=np.float32)
-        if self._states is not None:
-            steps = steps_needed(ids)
-            if len(ids) == 1:  # the single-stream case: no grouping to plan, fewest array copies
-                longest = int(steps[0])
-                out[:] = self._run(session, ids[:, ids.shape[1] - longest:], *self._states.start(longest, 1))
-                return out
-            for rows in plan_groups(steps, self._chunk_rows, call_us=tuning.CALL_US, step_us=tuning.STEP_US,
-                                    row_step_us=tuning.ROW_STEP_US):
-                longest = int(steps[rows].max())
-                out[rows] = self._run(session, ids[rows, ids.shape[1] - longest:], *self._states.start(longest, len(rows)))
-            return out
-        for start in range(0, len(ids), self._chunk_rows):
-            chunk = ids[start:start + self._chunk_rows]
-            out[start:start + len(chunk)] = self._run(session, chunk, None, None)
+
+        def run_unit(slot: int, rows: np.ndarray) -> None:  # the session is shared: `slot` is not needed
+            out[rows] = self._run_unit(session, ids, rows)
+
+        self._workers.run(run_unit, self._units(ids))
         return out
+
+    def _units(self, ids: np.ndarray) -> list[np.ndarray]:
+        """Row indices of each call: length groups on the fast path, else chunks (single rows for dynint8)."""
+        if self._states is not None and len(ids) > 1:
+            return plan_groups(steps_needed(ids), self._chunk_rows, call_us=tuning.CALL_US, step_us=tuning.STEP_US,
+                               row_step_us=tuning.ROW_STEP_US)
+        size = self._chunk_rows
+        return [np.arange(start, min(start + size, len(ids))) for start in range(0, len(ids), size)]
+
+    def _run_unit(self, session: Any, ids: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """One call; on the fast path it runs only the group's longest real length."""
+        if self._states is None:
+            return self._run(session, ids[rows], None, None)
+        longest = int(steps_needed(ids[rows]).max())
+        return self._run(session, ids[rows, ids.shape[1] - longest:], *self._states.start(longest, len(rows)))
 
     def _run(self, session: Any, ids: np.ndarray, h0: np.ndarray | None, c0: np.ndarray | None) -> np.ndarray:
         feed = {self._input_name: np.ascontiguousarray(ids)}
@@ -119,6 +131,7 @@ class OnnxRuntime:
         return np.asarray(probs, dtype=np.float32).reshape(len(ids))
 
     def close(self) -> None:
+        self._workers.close()  # waits for units in flight before the session goes
         self._session = None
 
 
