@@ -31,7 +31,7 @@ demo: $(STAMP)
 	$(EDGELSTM) evaluate $(DEMO)/run --data synthetic
 	$(EDGELSTM) export $(DEMO)/run --out $(DEMO)/bundle --force
 	$(EDGELSTM) verify $(DEMO)/bundle
-	$(EDGELSTM) predict $(DEMO)/bundle "a quietly wonderful film" "not good at all, a dull waste of time"
+	$(EDGELSTM) predict $(DEMO)/bundle "the ending was wonderful and i loved it" "the script was tedious, i want my evening back" "the cast was dull but the final act was superb"
 	$(EDGELSTM) bench $(DEMO)/bundle --keras-model $(DEMO)/run/model.keras --out $(DEMO)/bench --no-progress
 	@echo "demo done: run in $(DEMO)/run, bundle in $(DEMO)/bundle, benchmark in $(DEMO)/bench/results.md"
 

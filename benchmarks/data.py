@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import csv
 import gzip
-import hashlib
 import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Iterator, Sequence
 
+from edgelstm.runtime.bundle import sha256_of
 from edgelstm.runtime.errors import DataError
 
 TEXT_KEYS = ("text", "review", "sentence")
@@ -82,19 +82,11 @@ def read_labelled(data: str | Path, label_names: Sequence[str], *, vocab_size: i
         from edgelstm.train.sources import load_corpus
     except ImportError:  # the training stage needs something absent here: read plain files ourselves
         texts, labels = read_minimal(data, list(label_names))
-        return LabelledData(labels, texts, None, str(Path(data).resolve()), _sha256(Path(data)), "minimal")
+        return LabelledData(labels, texts, None, str(Path(data).resolve()), sha256_of(Path(data)), "minimal")
     config = TrainConfig(data=str(data), vocab_size=vocab_size, maxlen=maxlen)
     corpus = load_corpus(config, label_names=tuple(label_names))
     return LabelledData([int(x) for x in corpus.labels], corpus.texts, corpus.sequences, corpus.source,
                         corpus.file_sha256, "edgelstm.train")
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def read_minimal(path: str | Path, label_names: list[str]) -> tuple[list[str], list[int]]:

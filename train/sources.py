@@ -25,6 +25,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from edgelstm.runtime.bundle import sha256_of
 from edgelstm.runtime.errors import DataError
 from edgelstm.runtime.tokenizer import Tokenizer
 from edgelstm.train import imdb, labels as label_rule, synthetic
@@ -120,7 +121,7 @@ def _imdb(config: TrainConfig, names: tuple[str, str] | None) -> Corpus:
     tokenizer = Tokenizer.from_keras_word_index(imdb.read_word_index(index_path), num_words=config.vocab_size,
                                                 maxlen=config.maxlen)
     return Corpus(labels=labels, label_names=label_names, source=f"imdb:{npz.resolve()}", sequences=sequences,
-                  tokenizer=tokenizer, file_sha256=_file_sha256(npz))
+                  tokenizer=tokenizer, file_sha256=sha256_of(npz))
 
 
 def _table(path: Path, config: TrainConfig, names: tuple[str, str] | None,
@@ -132,7 +133,7 @@ def _table(path: Path, config: TrainConfig, names: tuple[str, str] | None,
         keys.append(label_rule.label_key(raw_label, where=where))
     labels, label_names = label_rule.map_labels(keys, names=names, source=str(path))
     return Corpus(labels=labels, label_names=label_names, source=str(path.resolve()), texts=texts,
-                  file_sha256=_file_sha256(path))
+                  file_sha256=sha256_of(path))
 
 
 def _open_text(path: Path, encoding: str) -> io.TextIOBase:
@@ -227,9 +228,3 @@ def _folder(path: Path, config: TrainConfig, names: tuple[str, str] | None) -> C
                   file_sha256=digest.hexdigest())
 
 
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
