@@ -81,4 +81,21 @@ def _usage(manifest: dict[str, Any]) -> list[str]:
         f"`tokenizer.json` ({manifest['task']['tokenizer']} tokenizer, padded and truncated at the front).",
         "`manifest.json` lists every file's sha256, each variant's ops, inputs, outputs and parity figures;",
         "`golden.npz` holds the evaluation ids with the Keras probabilities.",
+    ] + _fast_path_usage(manifest)
+
+
+def _fast_path_usage(manifest: dict[str, Any]) -> list[str]:
+    fast = [name for name, entry in manifest["variants"].items() if entry.get("fast_path")]
+    if not fast:
+        return []
+    maxlen = manifest["task"]["maxlen"]
+    return [
+        "",
+        "### Skipping the padding",
+        "",
+        f"{', '.join(f'`{name}`' for name in fast)} also take the LSTM's initial state (inputs `h0`, `c0`) and",
+        f"any sequence length. A text of n real tokens gives the padded result from just those n ids,",
+        f"started from row {maxlen} - n of `padding_states.npz` (`h`, `c`: the state after that many",
+        "padding steps); the edgelstm runtime does this by default. Variants without a `fast_path`",
+        f"entry read {maxlen} ids, padded at the front, from the zero state.",
     ]

@@ -230,6 +230,9 @@ def test_model_card_is_generated_from_the_manifest(bundle: Bundle) -> None:
         assert re.search(rf"\| `{name}` \| {entry['file']} \|.*\| {entry['route']} \|.*\| passed \|", card), name
     assert all(label in card for label in bundle.labels)
     assert f"Default variant: `{bundle.default_variant}`" in card
+    fast = [name for name, entry in bundle.variants.items() if entry.get("fast_path")]
+    assert fast and "Skipping the padding" in card and all(f"`{name}`" in card.split("Skipping the padding")[1]
+                                                           for name in fast)
 
 
 def test_eval_set_samples_a_seeded_subset_when_validation_is_larger(tiny_run: Path) -> None:
