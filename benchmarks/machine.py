@@ -7,7 +7,7 @@ import shlex
 import sys
 from typing import Any, Sequence
 
-from edgelstm.envinfo import environment
+from edgelstm.envinfo import cpuinfo_fields, environment
 
 # CPU features that change which kernels interpreters pick (x86 SIMD, Arm dot products).
 SIMD_FLAGS = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8",
@@ -16,16 +16,9 @@ SIMD_FLAGS = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512_vnni", "avx_vnn
 
 def cpu_flags() -> list[str]:
     """The SIMD features of /proc/cpuinfo worth knowing for inference speed (Linux only)."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as handle:
-            for line in handle:
-                key, _, value = line.partition(":")
-                if key.strip() in ("flags", "Features"):
-                    present = set(value.split())
-                    return [flag for flag in SIMD_FLAGS if flag in present]
-    except OSError:
-        pass
-    return []
+    fields = cpuinfo_fields()
+    present = set((fields.get("flags") or fields.get("Features") or "").split())
+    return [flag for flag in SIMD_FLAGS if flag in present]
 
 
 def memory_total_mb() -> float | None:

@@ -28,9 +28,8 @@ def library_versions() -> dict[str, str]:
     return versions
 
 
-def cpu_model() -> str:
-    """The CPU's name: x86 "model name"; on a Raspberry Pi the board ("Model"), which says more
-    than the SoC family in "Hardware" (every Pi reports BCM2835 there)."""
+def cpuinfo_fields() -> dict[str, str]:
+    """The first value of each key in /proc/cpuinfo (empty where there is none: not Linux)."""
     fields: dict[str, str] = {}
     try:
         with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as handle:
@@ -39,6 +38,13 @@ def cpu_model() -> str:
                 fields.setdefault(key.strip(), value.strip())
     except OSError:
         pass
+    return fields
+
+
+def cpu_model() -> str:
+    """The CPU's name: x86 "model name"; on a Raspberry Pi the board ("Model"), which says more
+    than the SoC family in "Hardware" (every Pi reports BCM2835 there)."""
+    fields = cpuinfo_fields()
     for key in ("model name", "Model", "Hardware"):
         if fields.get(key):
             return fields[key]

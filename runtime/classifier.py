@@ -175,7 +175,7 @@ class Classifier:
         if steps is not None and steps != bundle.tokenizer.maxlen:
             backend.close()
             raise BundleError(f"{entry['file']} reads {steps} tokens but tokenizer.json pads to "
-                                          f"{bundle.tokenizer.maxlen}: the bundle is inconsistent; re-export it")
+                              f"{bundle.tokenizer.maxlen}: the bundle is inconsistent; re-export it")
         return backend
 
     # --- classification -------------------------------------------------------------------
