@@ -36,12 +36,21 @@ def test_label_names_round_trip_through_json_lists():
     ("label_names", ("pos", "pos"), "two different"),
     ("encoding", "klingon-8", "not a known text encoding"),
     ("data", " ", "is empty"),
+    ("learning_rate_schedule", "linear", "accepted are 'constant', 'cosine'"),
+    ("clipnorm", 0.0, "(0.0, inf]"),
+    ("embedding_dropout", 1.0, "[0.0, 0.9]"),
+    ("threads", -1, "[0, 4096]"),
 ])
 def test_bad_values_name_field_value_and_accepted_range(field, value, fragment):
     with pytest.raises(ConfigError) as caught:
         TrainConfig(**{field: value})
     message = str(caught.value)
     assert field in message and fragment in message
+
+
+def test_a_per_epoch_decay_is_refused_with_the_cosine_schedule():
+    with pytest.raises(ConfigError, match="learning_rate_decay=0.5 only applies to the constant schedule"):
+        TrainConfig(learning_rate_schedule="cosine", learning_rate_decay=0.5)
 
 
 def test_unknown_fields_are_refused_with_the_known_ones_listed():

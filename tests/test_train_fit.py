@@ -80,13 +80,61 @@ def test_metrics_record_history_labels_fingerprint_and_versions(run):
     assert Tokenizer.load(run / "tokenizer.json").maxlen == TINY["maxlen"]
 
 
-def test_same_seed_and_data_give_the_same_metrics(run, tmp_path):
+def _without_wall_time(metrics: dict) -> dict:
+    """metrics.json minus what a clock decides (epoch and total seconds)."""
+    history = [{k: v for k, v in row.items() if k != "seconds"} for row in metrics["history"]]
+    return {**metrics, "history": history, "training_seconds": None}
+
+
+def test_same_seed_and_data_give_the_same_metrics_epoch_by_epoch(run, tmp_path):
     again = train(TrainConfig(**TINY), tmp_path / "again", verbose=0)
     first, second = (json.loads((r / "metrics.json").read_text()) for r in (run, again))
-    assert first["history"][-1]["val_loss"] == second["history"][-1]["val_loss"]
-    assert first["validation"] == second["validation"]
+    assert len(first["history"]) == 2
+    assert _without_wall_time(first) == _without_wall_time(second)  # every figure, exactly
+    with np.load(run / "validation.npz") as a, np.load(again / "validation.npz") as b:
+        assert np.array_equal(a["ids"], b["ids"])
     other = train(TrainConfig(**{**TINY, "seed": 1}), tmp_path / "other", verbose=0)
     assert json.loads((other / "metrics.json").read_text())["validation"] != first["validation"]
+
+
+def test_metrics_record_each_epochs_wall_time_and_the_full_recipe(run):
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert all(row["seconds"] > 0 for row in metrics["history"])
+    assert sum(row["seconds"] for row in metrics["history"]) <= metrics["training_seconds"] + 0.1
+    recipe = metrics["recipe"]
+    assert TrainConfig.from_dict(recipe["config"]) == TrainConfig(**TINY)
+    assert recipe["optimizer"] == "Adam" and recipe["op_determinism"] is True
+    assert recipe["threads"] >= 1 and recipe["cpus"] >= 1
+
+
+def test_recipe_options_train_and_leave_the_three_layer_model(tmp_path):
+    config = TrainConfig(**{**TINY, "embedding_dropout": 0.2, "weight_decay": 1e-4, "clipnorm": 1.0,
+                            "learning_rate_schedule": "cosine", "early_stopping_patience": 0})
+    out = train(config, tmp_path / "recipe", verbose=0)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["recipe"]["optimizer"] == "AdamW" and metrics["epochs_run"] == 2
+    assert np.isfinite(metrics["validation"]["loss"])
+    import keras
+
+    model = keras.saving.load_model(out / "model.keras", compile=False)
+    assert [type(layer).__name__ for layer in model.layers] == ["InputLayer", "Embedding", "LSTM", "Dense"]
+
+
+def test_training_prints_each_epochs_time_and_the_time_left(tmp_path, capsys):
+    train(TrainConfig(**{**TINY, "epochs": 2, "early_stopping_patience": 0}), tmp_path / "r", verbose=2)
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("epoch ")]
+    assert len(lines) == 2
+    assert " s left" in lines[0] and lines[0].startswith("epoch 1/2: ")
+    assert lines[1].startswith("epoch 2/2: ") and "in all" in lines[1]
+
+
+def test_time_left_is_the_mean_epoch_times_the_epochs_to_go():
+    from edgelstm.train.fit import time_left_line
+
+    assert time_left_line(1, 4, [10.0], may_stop_early=False) == "epoch 1/4: 10 s, about 30 s left"
+    assert time_left_line(2, 4, [10.0, 20.0], may_stop_early=True).endswith(
+        "about 30 s left at most (early stopping may end sooner)")
+    assert time_left_line(4, 4, [1.0, 2.0, 3.0, 4.0], may_stop_early=True) == "epoch 4/4: 4 s, 10 s in all"
 
 
 def test_existing_target_is_refused_without_force_before_any_work(run):

@@ -60,12 +60,24 @@ class TrainConfig:
     batch_size: int = _option(64, "examples per training step", low=1, high=1_000_000)
     learning_rate: float = _option(1e-3, "Adam learning rate", low=0.0, high=1.0, low_open=True)
     learning_rate_decay: float = _option(1.0, "factor applied to the learning rate after each epoch "
-                                              "(1 = constant)", low=0.0, high=1.0, low_open=True)
+                                              "(1 = constant; only with --learning-rate-schedule constant)",
+                                         low=0.0, high=1.0, low_open=True)
+    learning_rate_schedule: str = _option("constant", "'constant' (times --learning-rate-decay per epoch) or "
+                                                      "'cosine' (per step, from --learning-rate down to 0 at the "
+                                                      "end of the last epoch)", choices=("constant", "cosine"))
+    clipnorm: float | None = _option(None, "clip each step's gradients to this global norm (default: no clipping)",
+                                     low=0.0, low_open=True)
+    weight_decay: float = _option(0.0, "decoupled weight decay (AdamW) per step, times the learning rate; "
+                                       "0 = plain Adam", low=0.0, high=1.0)
     validation_split: float = _option(0.2, "share of the data held out for validation (stratified)",
                                       low=0.01, high=0.5)
     seed: int = _option(0, "seed of the split, the initial weights and the synthetic corpus", low=0,
                         high=2**31 - 1)
+    threads: int = _option(0, "TensorFlow threads per op (0 = one per CPU core); metrics depend on it, "
+                              "see the README", low=0, high=4096)
     # --- regularization: only what vanishes at inference, so export sees three layers ----------
+    embedding_dropout: float = _option(0.0, "share of token positions whose whole embedding vector is zeroed "
+                                            "(training only)", low=0.0, high=0.9)
     dropout: float = _option(0.3, "LSTM input dropout (training only)", low=0.0, high=0.9)
     recurrent_dropout: float = _option(0.0, "LSTM recurrent dropout (training only)", low=0.0, high=0.9)
     l2: float = _option(1e-5, "L2 weight penalty on the embedding and LSTM kernels", low=0.0, high=1.0)
@@ -83,6 +95,9 @@ class TrainConfig:
             _check_field(spec, getattr(self, spec.name))
         if self.label_names is not None:
             _check_label_names(self.label_names)
+        if self.learning_rate_schedule != "constant" and self.learning_rate_decay != 1.0:
+            raise ConfigError(f"learning_rate_decay={self.learning_rate_decay} only applies to the constant "
+                              f"schedule, not {self.learning_rate_schedule!r}: drop one of the two")
         try:
             codecs.lookup(self.encoding)
         except LookupError:
@@ -128,11 +143,14 @@ def _check_field(spec: dataclasses.Field, value: Any) -> None:
     if not _type_ok(value, types):
         accepted = " or ".join(t.__name__ if t is not type(None) else "None" for t in types)
         raise ConfigError(f"config field {spec.name}={value!r} has type {type(value).__name__}: accepted is {accepted}")
+    meta = spec.metadata
     if value is None or isinstance(value, (bool, str, tuple)):
         if isinstance(value, str) and not value.strip():
             raise ConfigError(f"config field {spec.name} is empty: give a non-empty value")
+        if meta["choices"] and value not in meta["choices"]:
+            raise ConfigError(f"config field {spec.name}={value!r} is not accepted: accepted are "
+                              f"{', '.join(map(repr, meta['choices']))}")
         return
-    meta = spec.metadata
     low, high = meta["low"], meta["high"]
     if isinstance(value, float) and not math.isfinite(value):
         raise ConfigError(f"config field {spec.name}={value!r} is not a finite number")

@@ -8,6 +8,7 @@ an epoch or two, and the best epoch is the one worth exporting.
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from edgelstm import __version__
-from edgelstm.envinfo import library_versions
+from edgelstm.envinfo import cpu_model, library_versions
 from edgelstm.train import rundir
 from edgelstm.train.config import TrainConfig
 from edgelstm.train.model import build_model, import_keras, seed_everything
@@ -38,6 +39,7 @@ class Fitted:
     kept_epoch: int = 0  # 1-based, whose weights the model holds
     stopped_early: bool = False
     seconds: float = 0.0
+    threads: int = 0  # TensorFlow intra-op threads the run used
 
 
 def train(config: TrainConfig, out: str | Path, *, force: bool = False, verbose: int = 1) -> Path:
@@ -86,16 +88,49 @@ def _keep_best_callback(keras: Any) -> Any:
     return KeepBest()
 
 
+def time_left_line(epoch: int, epochs: int, seconds: list[float], *, may_stop_early: bool) -> str:
+    """'epoch 2/5: 98 s, about 294 s left' from the epochs timed so far (their mean)."""
+    left = (epochs - epoch) * sum(seconds) / len(seconds)
+    if epoch == epochs:
+        return f"epoch {epoch}/{epochs}: {seconds[-1]:.0f} s, {sum(seconds):.0f} s in all"
+    bound = " at most (early stopping may end sooner)" if may_stop_early else ""
+    return f"epoch {epoch}/{epochs}: {seconds[-1]:.0f} s, about {left:.0f} s left{bound}"
+
+
+def _time_left_callback(keras: Any, keep: Any, config: TrainConfig) -> Any:
+    """Prints, after Keras' own epoch line, the epoch's wall time and the time left."""
+
+    class TimeLeft(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            print(time_left_line(epoch + 1, config.epochs, keep.seconds,
+                                 may_stop_early=bool(config.early_stopping_patience)), flush=True)
+
+    return TimeLeft()
+
+
+def _optimizer(keras: Any, config: TrainConfig, steps_per_epoch: int) -> Any:
+    """Adam, or AdamW with decoupled weight decay; the learning rate constant or cosine per step."""
+    rate: Any = config.learning_rate
+    if config.learning_rate_schedule == "cosine":
+        rate = keras.optimizers.schedules.CosineDecay(config.learning_rate, decay_steps=steps_per_epoch * config.epochs)
+    options = {"learning_rate": rate, "global_clipnorm": config.clipnorm}
+    if config.weight_decay:
+        return keras.optimizers.AdamW(weight_decay=config.weight_decay, **options)
+    return keras.optimizers.Adam(**options)
+
+
 def fit_model(prepared: Prepared, config: TrainConfig, *, verbose: int = 1) -> Fitted:
-    """Seeded, deterministic Adam training with early stopping on validation loss."""
+    """Seeded, deterministic training with early stopping on validation loss."""
     keras = import_keras()
-    seed_everything(config.seed)
+    threads = seed_everything(config.seed, config.threads)
     model = build_model(config)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate),
-                  loss="binary_crossentropy",
+    steps_per_epoch = -(-len(prepared.train.labels) // config.batch_size)
+    model.compile(optimizer=_optimizer(keras, config, steps_per_epoch), loss="binary_crossentropy",
                   metrics=["accuracy", keras.metrics.BinaryCrossentropy(name=MONITOR.removeprefix("val_"))])
     keep = _keep_best_callback(keras)
     callbacks = [keep]
+    if verbose:
+        callbacks.append(_time_left_callback(keras, keep, config))
     if config.learning_rate_decay != 1.0:
         callbacks.append(keras.callbacks.LearningRateScheduler(
             lambda epoch: config.learning_rate * config.learning_rate_decay ** epoch))
@@ -113,7 +148,7 @@ def fit_model(prepared: Prepared, config: TrainConfig, *, verbose: int = 1) -> F
     history = _history(result.history, keep.seconds)
     kept_epoch = keep.best_epoch if config.restore_best else len(history)
     return Fitted(model=model, history=history, best_epoch=keep.best_epoch, kept_epoch=kept_epoch,
-                  stopped_early=len(history) < config.epochs, seconds=seconds)
+                  stopped_early=len(history) < config.epochs, seconds=seconds, threads=threads)
 
 
 def inference_model(trained: Any, config: TrainConfig) -> Any:
@@ -123,7 +158,8 @@ def inference_model(trained: Any, config: TrainConfig) -> Any:
     SavedModel (an extra TFLite subgraph), and `include_optimizer=False` is ignored for
     .keras files: a clean rebuild gives export exactly Embedding -> LSTM -> Dense.
     """
-    clean = build_model(dataclasses.replace(config, dropout=0.0, recurrent_dropout=0.0, l2=0.0))
+    clean = build_model(dataclasses.replace(config, embedding_dropout=0.0, dropout=0.0, recurrent_dropout=0.0,
+                                            l2=0.0))
     clean.set_weights(trained.get_weights())
     return clean
 
@@ -138,6 +174,7 @@ def _history(logs: dict[str, list[float]], seconds: list[float]) -> list[dict[st
     for epoch in range(len(logs["loss"])):
         row: dict[str, float] = {"epoch": epoch + 1}
         row.update({name: float(values[epoch]) for name, values in logs.items()})
+        row.pop("learning_rate", None)  # the schedule is in the recipe; this is only its last step
         row["seconds"] = round(seconds[epoch], 2)
         epochs.append(row)
     return epochs
@@ -159,8 +196,18 @@ def build_metrics(config: TrainConfig, corpus: Corpus, prepared: Prepared, fitte
         "training_seconds": round(fitted.seconds, 1),
         "data": corpus.fingerprint(),
         "seed": config.seed,
+        "recipe": recipe(config, fitted),
         "libraries": library_versions(),
     }
+
+
+def recipe(config: TrainConfig, fitted: Fitted) -> dict[str, Any]:
+    """Everything that decides the metrics: the full config plus what the machine contributes
+    (thread count and CPU: the kernels' summation order depends on both, see the README)."""
+    optimizer = "AdamW" if config.weight_decay else "Adam"
+    return {"config": config.to_dict(), "optimizer": optimizer, "loss": "binary_crossentropy",
+            "op_determinism": True, "threads": fitted.threads, "cpus": os.cpu_count(), "cpu": cpu_model(),
+            "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default")}
 
 
 def write_run(folder: Path, config: TrainConfig, prepared: Prepared, fitted: Fitted, metrics: dict[str, Any]) -> None:

@@ -1,7 +1,8 @@
 """The classifier: Embedding -> LSTM -> Dense(1, sigmoid), and nothing else.
 
-Export converts exactly these three weighted layers, so regularization lives only in
-arguments that vanish at inference (LSTM dropout, weight penalties). No `mask_zero`:
+Export converts exactly these three weighted layers, so regularization lives only in what
+vanishes at inference (a weightless dropout layer, LSTM dropout, weight penalties; the run
+directory's model is rebuilt without them, see `edgelstm.train.fit.inference_model`). No `mask_zero`:
 the device backends run the LSTM over the padding too, and so must training.
 """
 
@@ -48,13 +49,27 @@ def _silenced_stderr_fd() -> Iterator[None]:
         os.close(devnull)
 
 
-def seed_everything(seed: int) -> None:
-    """Same seed and data -> same weights, same batches, same metrics (at some speed cost)."""
+def seed_everything(seed: int, threads: int = 0) -> int:
+    """Same seed, data and thread count -> same weights, same batches, same metrics.
+
+    Op determinism fixes the order of every reduction for a given thread pool, but TensorFlow's
+    CPU kernels split their work by the number of threads, and a different split adds the same
+    numbers in another order: the thread count is part of what makes a run repeatable, so it is
+    pinned (`threads`, 0 = one per core) and recorded. Returns the thread count in use.
+    """
     keras = import_keras()
     import tensorflow as tf
 
+    threads = threads or os.cpu_count() or 1
+    if tf.config.threading.get_intra_op_parallelism_threads() != threads:
+        try:  # only possible before TensorFlow's first op; afterwards a same-process rerun keeps the pool
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(threads)
+        except RuntimeError:
+            threads = tf.config.threading.get_intra_op_parallelism_threads() or os.cpu_count() or 1
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
+    return threads
 
 
 def build_model(config: TrainConfig) -> "keras.Model":
@@ -64,6 +79,10 @@ def build_model(config: TrainConfig) -> "keras.Model":
     ids = keras.Input(shape=(config.maxlen,), dtype="int32", name="ids")
     vectors = keras.layers.Embedding(config.vocab_size, config.embedding_dim, embeddings_regularizer=penalty,
                                      name="embedding")(ids)
+    if config.embedding_dropout:
+        # Whole token positions (every dimension at once), so the LSTM learns to do without some words.
+        vectors = keras.layers.Dropout(config.embedding_dropout, noise_shape=(None, config.maxlen, 1),
+                                       name="embedding_dropout")(vectors)
     state = keras.layers.LSTM(config.lstm_units, dropout=config.dropout, recurrent_dropout=config.recurrent_dropout,
                               kernel_regularizer=penalty, name="lstm")(vectors)
     probability = keras.layers.Dense(1, activation="sigmoid", name="dense")(state)
