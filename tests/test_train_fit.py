@@ -132,8 +132,10 @@ def test_time_left_is_the_mean_epoch_times_the_epochs_to_go():
     from edgelstm.train.fit import time_left_line
 
     assert time_left_line(1, 4, [10.0], may_stop_early=False) == "epoch 1/4: 10 s, about 30 s left"
-    assert time_left_line(2, 4, [10.0, 20.0], may_stop_early=True).endswith(
-        "about 30 s left at most (early stopping may end sooner)")
+    # the first epoch also compiles: once a second one is timed, it no longer counts
+    assert time_left_line(2, 4, [30.0, 20.0], may_stop_early=True).endswith(
+        "about 40 s left at most (early stopping may end sooner)")
+    assert time_left_line(3, 4, [30.0, 20.0, 10.0], may_stop_early=False).endswith("about 15 s left")
     assert time_left_line(4, 4, [1.0, 2.0, 3.0, 4.0], may_stop_early=True) == "epoch 4/4: 4 s, 10 s in all"
 
 

@@ -89,8 +89,12 @@ def _keep_best_callback(keras: Any) -> Any:
 
 
 def time_left_line(epoch: int, epochs: int, seconds: list[float], *, may_stop_early: bool) -> str:
-    """'epoch 2/5: 98 s, about 294 s left' from the epochs timed so far (their mean)."""
-    left = (epochs - epoch) * sum(seconds) / len(seconds)
+    """'epoch 2/5: 98 s, about 294 s left' from the epochs timed so far.
+
+    The first epoch also traces and compiles the graph, so once others are timed it is left out.
+    """
+    timed = seconds[1:] or seconds
+    left = (epochs - epoch) * sum(timed) / len(timed)
     if epoch == epochs:
         return f"epoch {epoch}/{epochs}: {seconds[-1]:.0f} s, {sum(seconds):.0f} s in all"
     bound = " at most (early stopping may end sooner)" if may_stop_early else ""
@@ -129,8 +133,8 @@ def fit_model(prepared: Prepared, config: TrainConfig, *, verbose: int = 1) -> F
                   metrics=["accuracy", keras.metrics.BinaryCrossentropy(name=MONITOR.removeprefix("val_"))])
     keep = _keep_best_callback(keras)
     callbacks = [keep]
-    if verbose:
-        callbacks.append(_time_left_callback(keras, keep, config))
+    if verbose:  # Keras' own epoch line first (its logger runs in list order), then the time left
+        callbacks += [keras.callbacks.ProgbarLogger(), _time_left_callback(keras, keep, config)]
     if config.learning_rate_decay != 1.0:
         callbacks.append(keras.callbacks.LearningRateScheduler(
             lambda epoch: config.learning_rate * config.learning_rate_decay ** epoch))
