@@ -73,8 +73,8 @@ class TrainConfig:
                                       low=0.01, high=0.5)
     seed: int = _option(0, "seed of the split, the initial weights and the synthetic corpus", low=0,
                         high=2**31 - 1)
-    threads: int = _option(0, "TensorFlow threads per op (0 = one per CPU core); metrics depend on it, "
-                              "see the README", low=0, high=4096)
+    threads: int = _option(0, "TensorFlow threads per op (0 = one per CPU core); the metrics do not "
+                              "depend on it", low=0, high=4096)
     # --- regularization: only what vanishes at inference, so export sees three layers ----------
     embedding_dropout: float = _option(0.0, "share of token positions whose whole embedding vector is zeroed "
                                             "(training only)", low=0.0, high=0.9)

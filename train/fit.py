@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from edgelstm import __version__
+from edgelstm.benchmarks.machine import cpu_flags
 from edgelstm.envinfo import cpu_model, library_versions
 from edgelstm.train import rundir
 from edgelstm.train.config import TrainConfig
@@ -206,12 +207,12 @@ def build_metrics(config: TrainConfig, corpus: Corpus, prepared: Prepared, fitte
 
 
 def recipe(config: TrainConfig, fitted: Fitted) -> dict[str, Any]:
-    """Everything that decides the metrics: the full config plus what the machine contributes
-    (thread count and CPU: the kernels' summation order depends on both, see the README)."""
+    """Everything that decides the metrics: the full config, the optimizer, and the machine
+    (the CPU's instruction set picks the kernels; the thread count is recorded to show it does not matter)."""
     optimizer = "AdamW" if config.weight_decay else "Adam"
     return {"config": config.to_dict(), "optimizer": optimizer, "loss": "binary_crossentropy",
             "op_determinism": True, "threads": fitted.threads, "cpus": os.cpu_count(), "cpu": cpu_model(),
-            "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default")}
+            "cpu_simd": cpu_flags(), "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default")}
 
 
 def write_run(folder: Path, config: TrainConfig, prepared: Prepared, fitted: Fitted, metrics: dict[str, Any]) -> None:
