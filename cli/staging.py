@@ -6,6 +6,11 @@ remove it; after SIGKILL nothing can run, so the target is still untouched and
 the next write into the same parent removes the orphan. An existing target is
 only replaced with `force`, only when it is of the same kind (it holds
 `marker`) or empty, and only once the new one is complete.
+
+Putting the finished folder in place is `edgelstm.swap`'s: one atomic exchange on
+Linux, signals held until it is done, and a half-done fallback swap repaired by
+the next writer. A signal held that way arrives after the write has succeeded:
+it is reported on stderr and otherwise ignored, since nothing is left to stop.
 """
 
 from __future__ import annotations
@@ -14,12 +19,14 @@ import os
 import re
 import shutil
 import signal
+import sys
 import tempfile
 import threading
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+from edgelstm import swap
 from edgelstm.runtime.errors import ConfigError
 
 _PARTIAL = re.compile(r"^\.(?P<name>.+)\.edgelstm-(?P<pid>\d+)-[^.]+\.(partial|old)$")
@@ -53,11 +60,15 @@ def staging(target: Path, *, force: bool, marker: str, kind: str) -> Iterator[Pa
         folder.chmod(0o777 & ~_umask())  # mkdtemp makes it private; the result is an ordinary folder
         with _sigterm_interrupts():
             yield folder
-            check_target(target, force=force, marker=marker, kind=kind)  # it may have appeared meanwhile
-            _move_into_place(folder, target)
+            with swap.deferred_signals() as held:
+                check_target(target, force=force, marker=marker, kind=kind)  # it may have appeared meanwhile
+                _move_into_place(folder, target)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
+    for signum in held:
+        print(f"edgelstm: {signal.Signals(signum).name} arrived while {target} was being put in place; "
+              "it was finished first and is complete", file=sys.stderr)
 
 
 def _prefix(target: Path) -> str:
@@ -87,14 +98,16 @@ def _sigterm_interrupts() -> Iterator[None]:
 
 
 def _move_into_place(folder: Path, target: Path) -> None:
-    if not target.exists():
-        os.rename(folder, target)
-        return
-    # The old folder goes aside first, so a crash between the renames never loses both.
+    # The fallback's aside folder exists before any rename, so a crash between its two
+    # renames leaves the old folder where the next writer finds and restores it.
     aside = Path(tempfile.mkdtemp(prefix=_prefix(target), suffix=".old", dir=target.parent))
-    os.rename(target, aside / "previous")
-    os.rename(folder, target)
-    shutil.rmtree(aside, ignore_errors=True)
+    try:
+        old = swap.exchange_or_place(folder, target, aside)
+        if old is not None and old != aside:
+            shutil.rmtree(old, ignore_errors=True)
+    finally:
+        swap.restore_lost(aside, target)  # the fallback's second rename failed: the old folder goes back
+        shutil.rmtree(aside, ignore_errors=True)
 
 
 def remove_orphans(parent: Path) -> list[Path]:
@@ -110,10 +123,8 @@ def remove_orphans(parent: Path) -> list[Path]:
 
 
 def _restore_if_lost(orphan: Path, target: Path) -> None:
-    """A writer killed between its two renames left the old folder aside: put it back."""
-    old = orphan / "previous"
-    if orphan.suffix == ".old" and old.is_dir() and not target.exists():
-        os.rename(old, target)
+    if orphan.suffix == ".old":
+        swap.restore_lost(orphan, target)
 
 
 def _alive(pid: int) -> bool:
