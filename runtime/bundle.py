@@ -2,24 +2,34 @@
 
 Layout and manifest fields are documented in docs/contracts.md. Everything a
 device needs to trust a bundle happens here, in pure Python, before any native
-interpreter parses a model file: the schema version is known, the manifest
-lists every file, and every file's size and sha256 match.
+interpreter parses a model file: with trusted keys, the manifest's signature
+(runtime/signing.py) before the manifest is parsed; the schema version is known,
+every field has its type (runtime/manifest_checks.py), the manifest lists every
+file the runtime reads, and each file is read once, as a regular file of the
+folder (runtime/bundlefiles.py), and parsed from exactly the bytes whose size
+and sha256 were checked.
+
+`Bundle.open` checks the manifest and the tokenizer; the files of a variant are
+checked when they are read (`read_checked`), so loading one variant reads only
+its model and tables, and a damaged file of another variant does not stop it.
+`check_files=True` (verify, bench, sign) checks every listed file at open.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import numpy as np
 
+from edgelstm.runtime import bundlefiles, signing
 from edgelstm.runtime.errors import BundleError
+from edgelstm.runtime.manifest_checks import check_manifest
 from edgelstm.runtime.padding import PADDING_STATES, PaddingStates
+from edgelstm.runtime.safeload import Expect, load_npz, parse_json
 from edgelstm.runtime.tokenizer import Tokenizer
-from edgelstm.runtime.variants import VARIANTS
 
 SCHEMA_VERSION = 1
 MANIFEST = "manifest.json"
@@ -30,6 +40,11 @@ MODEL_CARD = "README.md"
 STATUS_PASSED, STATUS_FAILED = "passed", "failed"
 # A manifest is small; refuse a huge one before parsing it.
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024
+# What verify reads from golden.npz and the NumPy backend from weights.npz: dtype kinds and ranks.
+GOLDEN_ARRAYS: Expect = {"ids": ("iu", 2), "keras_probs": ("f", 1), "labels": ("iu", 1), "lengths": ("iu", 1),
+                         "edge_case": ("b", 1), "edge_texts": ("U", 1)}
+WEIGHT_ARRAYS: Expect = {"embedding": ("f", 2), "lstm_kernel": ("f", 2), "lstm_recurrent_kernel": ("f", 2),
+                         "lstm_bias": ("f", 1), "dense_kernel": ("f", 2), "dense_bias": ("f", 1)}
 _HASH_CHUNK = 1 << 20
 
 
@@ -43,21 +58,41 @@ def sha256_of(path: Path) -> str:
 
 @dataclass
 class Bundle:
-    """A bundle whose manifest and files have been checked."""
+    """A bundle whose manifest (and signature, when keys are trusted) and tokenizer have been checked."""
 
     root: Path
     manifest: dict[str, Any]
     tokenizer: Tokenizer
+    signed_by: str | None = None  # the key id that signed it, when trusted keys were given
+    manifest_bytes: bytes = field(default=b"", repr=False)  # exactly what was parsed (and signed)
 
     @classmethod
-    def open(cls, root: str | Path, *, check_files: bool = True) -> "Bundle":
+    def open(cls, root: str | Path, *, check_files: bool = True,
+             trusted_keys: Iterable[signing.KeySource] | signing.KeySource | None = None) -> "Bundle":
+        """Check and open the bundle at `root`.
+
+        trusted_keys: Ed25519 public keys (PEM paths, PEM bytes or key objects). Given, the
+            bundle must carry a signature by one of them over its manifest.json, checked
+            before anything else of the bundle is parsed.
+        check_files: check every listed file's size and sha256 now (else each is checked
+            when read).
+        """
         root = Path(root)
-        manifest = read_manifest(root)
+        keys = signing.trusted(trusted_keys)
+        raw = read_manifest_bytes(root)
+        signed_by = None
+        if keys is not None:
+            signature = bundlefiles.read_regular(root, signing.SIGNATURE, limit=signing.MAX_SIGNATURE_BYTES,
+                                                 missing_ok=True)
+            signed_by = signing.check_signature(raw, signature, keys, where=f"bundle {root}")
+        manifest = parse_manifest(raw, root)
+        bundle = cls(root=root, manifest=manifest, tokenizer=None, signed_by=signed_by,  # type: ignore[arg-type]
+                     manifest_bytes=raw)
         if check_files:
-            for name in manifest["files"]:
-                check_file(root, manifest, name)
-        tokenizer = Tokenizer.load(root / TOKENIZER)
-        return cls(root=root, manifest=manifest, tokenizer=tokenizer)
+            bundle.check_files()
+        bundle.tokenizer = Tokenizer.from_json(bundle.read_checked(TOKENIZER), name=f"{TOKENIZER} of {root}")
+        _check_tokenizer_fits(bundle)
+        return bundle
 
     @property
     def variants(self) -> dict[str, dict[str, Any]]:
@@ -76,32 +111,46 @@ class Bundle:
             raise BundleError(f"bundle {self.root} has no variant {name!r}: it holds {', '.join(self.variants) or 'none'}")
         return self.variants[name]
 
-    def path(self, name: str) -> Path:
-        """Path of a file listed in the manifest (checked at open)."""
+    def check_files(self, names: Iterable[str] | None = None) -> None:
+        """Check the size and sha256 of `names` (default: every listed file), streaming each."""
+        for name in self.manifest["files"] if names is None else names:
+            record = self._record(name)
+            if bundlefiles.sha256_regular(self.root, name, record["bytes"]) != record["sha256"]:
+                raise _sha_mismatch(name)
+
+    def files_of(self, variant: str, *, numpy: bool = False) -> list[str]:
+        """The files one variant needs to run: its model (weights.npz for numpy) and its tables."""
+        entry = self.variant(variant)
+        names = [self.manifest["weights"]["file"] if numpy else entry["file"]]
+        table = (entry.get("fast_path") or {}).get("padding_states")
+        if numpy and PADDING_STATES in self.manifest["files"]:
+            table = PADDING_STATES
+        return names + ([table] if table else [])
+
+    def _record(self, name: str) -> dict[str, Any]:
         if name not in self.manifest["files"]:
             raise BundleError(f"bundle {self.root}: {name} is not listed in {MANIFEST}")
-        return self.root / name
+        return self.manifest["files"][name]
 
     def read_checked(self, name: str) -> bytes:
-        """A listed file's bytes, checked against the manifest's size and sha256 as read.
+        """A listed file's bytes, read once and checked against the manifest's size and sha256.
 
-        Interpreters are handed these bytes, not the path, so what they parse is
-        exactly what was checked, even if the file changes on disk after `open`.
+        Everything is parsed from these bytes, never from the path again, so what is used
+        is exactly what was checked, even if the file changes on disk meanwhile.
         """
-        path = self.path(name)
-        record = self.manifest["files"][name]
-        try:
-            data = path.read_bytes()
-        except OSError as error:
-            raise BundleError(f"cannot read bundle file {name}: {error}") from None
-        if len(data) != record.get("bytes") or hashlib.sha256(data).hexdigest() != record.get("sha256"):
-            raise BundleError(f"bundle file {name} changed since it was checked: it no longer matches its "
-                              f"size and sha256 in {MANIFEST}; re-export the bundle")
+        record = self._record(name)
+        data = bundlefiles.read_regular(self.root, name, limit=record["bytes"])
+        if len(data) != record["bytes"]:
+            raise BundleError(f"bundle file {name} has {len(data)} bytes, the manifest says {record['bytes']}: "
+                              "the file is truncated or was replaced; re-export the bundle")
+        if hashlib.sha256(data).hexdigest() != record["sha256"]:
+            raise _sha_mismatch(name)
         return data
 
     def golden(self) -> dict[str, np.ndarray]:
-        with np.load(self.path(GOLDEN), allow_pickle=False) as data:
-            return {key: data[key] for key in data.files}
+        name = (self.manifest.get("golden") or {}).get("file", GOLDEN)
+        return load_npz(self.read_checked(name), f"{name} of {self.root}", expect=GOLDEN_ARRAYS,
+                        required=("ids", "keras_probs"))
 
     def padding_states(self, variant: str | None = None) -> PaddingStates | None:
         """The fast path's table (runtime/padding.py), checked as read; None when the bundle (or
@@ -116,60 +165,84 @@ class Bundle:
         if states.maxlen != self.tokenizer.maxlen:
             raise BundleError(f"{name} holds states for {states.maxlen} padding steps but tokenizer.json pads to "
                               f"{self.tokenizer.maxlen}: the bundle is inconsistent; re-export it")
+        units = _lstm_units(self.manifest)
+        if units is not None and states.units != units:
+            raise BundleError(f"{name} holds states of width {states.units} but the model has {units} LSTM "
+                              "units: the bundle is inconsistent; re-export it")
         return states
 
     def weights(self) -> dict[str, np.ndarray]:
-        with np.load(self.path(WEIGHTS), allow_pickle=False) as data:
-            return {key: data[key] for key in data.files}
+        name = self.manifest["weights"]["file"]
+        return load_npz(self.read_checked(name), f"{name} of {self.root}", expect=WEIGHT_ARRAYS,
+                        required=tuple(WEIGHT_ARRAYS))
 
 
-def read_manifest(root: Path) -> dict[str, Any]:
-    """Parse and structurally check manifest.json; refuse unknown schema versions."""
-    path = root / MANIFEST
+def _sha_mismatch(name: str) -> BundleError:
+    return BundleError(f"bundle file {name} does not match its sha256 in {MANIFEST}: the file is corrupted or "
+                       "was tampered with (or changed since it was checked); re-export the bundle")
+
+
+def _lstm_units(manifest: dict[str, Any]) -> int | None:
+    architecture = (manifest.get("source_run") or {}).get("architecture") if isinstance(
+        manifest.get("source_run"), dict) else None
+    units = architecture.get("lstm_units") if isinstance(architecture, dict) else None
+    return units if isinstance(units, int) and not isinstance(units, bool) else None
+
+
+def _check_tokenizer_fits(bundle: Bundle) -> None:
+    """The tokenizer's ids must index the model's embedding: ids past it fail in each backend
+    differently (or wrap silently), so a mismatch is refused at open."""
+    task, tokenizer = bundle.manifest["task"], bundle.tokenizer
+    if tokenizer.vocab_size != task["vocab_size"] or tokenizer.maxlen != task["maxlen"]:
+        raise BundleError(f"{TOKENIZER} of {bundle.root} has vocab_size {tokenizer.vocab_size} and maxlen "
+                          f"{tokenizer.maxlen}, the manifest's task says {task['vocab_size']} and {task['maxlen']}: "
+                          "the bundle is inconsistent; re-export it")
+
+
+def read_manifest_bytes(root: Path) -> bytes:
+    """manifest.json's bytes, read once as a regular file of the folder (not yet parsed)."""
     if not root.is_dir():
         raise BundleError(f"no bundle at {root}: expected a folder holding {MANIFEST} (made by `edgelstm export`)")
-    if not path.is_file():
+    data = bundlefiles.read_regular(root, MANIFEST, limit=MAX_MANIFEST_BYTES, missing_ok=True)
+    if data is None:
         raise BundleError(f"{root} is not a bundle: {MANIFEST} is missing")
-    if path.stat().st_size > MAX_MANIFEST_BYTES:
-        raise BundleError(f"{path} is larger than {MAX_MANIFEST_BYTES} bytes: not an edgelstm manifest")
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise BundleError(f"{path} is not valid JSON ({error}): the bundle is corrupted") from None
+    return data
+
+
+def parse_manifest(data: bytes, root: Path) -> dict[str, Any]:
+    """The manifest in `data`, every field the runtime reads checked; unknown schema versions refused."""
+    path = root / MANIFEST
+    manifest = parse_json(data, str(path))
     if not isinstance(manifest, dict):
         raise BundleError(f"{path} does not hold a JSON object: the bundle is corrupted")
     version = manifest.get("schema_version")
-    if version != SCHEMA_VERSION:
-        raise BundleError(f"{path} has schema_version {version!r}; this edgelstm reads schema_version "
+    if version != SCHEMA_VERSION or isinstance(version, bool):
+        raise BundleError(f"{path} has schema_version {repr(version)[:20]}; this edgelstm reads schema_version "
                           f"{SCHEMA_VERSION}: re-export the bundle or install the matching edgelstm")
-    for key in ("files", "variants", "task"):
-        if not isinstance(manifest.get(key), dict):
-            raise BundleError(f"{path} lacks the object {key!r}: the bundle is corrupted")
-    _check_variant_entries(manifest, path)
+    check_manifest(manifest, str(path))
+    for name in manifest["files"]:
+        bundlefiles.check_name(root, name, MANIFEST)
+    _require_listed(manifest, path)
     return manifest
 
 
-def _check_variant_entries(manifest: dict[str, Any], path: Path) -> None:
+def read_manifest(root: Path) -> dict[str, Any]:
+    """Read and parse manifest.json (no signature check: `Bundle.open` does that with keys)."""
+    return parse_manifest(read_manifest_bytes(root), root)
+
+
+def _require_listed(manifest: dict[str, Any], path: Path) -> None:
+    """Every file the runtime reads must carry a checksum: the tokenizer, each variant's model and tables."""
+    files = manifest["files"]
+    needed = {TOKENIZER: "the tokenizer"}
     for name, entry in manifest["variants"].items():
-        if name not in VARIANTS:
-            raise BundleError(f"{path} names an unknown variant {name!r}: known are {', '.join(VARIANTS)}")
-        if entry.get("file") not in manifest["files"]:
-            raise BundleError(f"{path}: variant {name} points at {entry.get('file')!r}, which is not listed with a checksum")
-
-
-def check_file(root: Path, manifest: dict[str, Any], name: str) -> Path:
-    """Refuse a file that is missing, outside the bundle, or whose size or sha256 differ."""
-    record = manifest["files"][name]
-    path = root / name
-    if Path(name).name != name:
-        raise BundleError(f"{root / MANIFEST} lists {name!r}, which is not a plain file name in the bundle")
-    if not path.is_file():
-        raise BundleError(f"bundle {root} is incomplete: {name} is missing")
-    size = path.stat().st_size
-    if size != record.get("bytes"):
-        raise BundleError(f"bundle file {name} has {size} bytes, the manifest says {record.get('bytes')}: "
-                          "the file is truncated or was replaced; re-export the bundle")
-    if sha256_of(path) != record.get("sha256"):
-        raise BundleError(f"bundle file {name} does not match its sha256 in {MANIFEST}: "
-                          "the file is corrupted or was tampered with; re-export the bundle")
-    return path
+        needed.setdefault(entry["file"], f"variant {name}'s model")
+        table = (entry.get("fast_path") or {}).get("padding_states")
+        if table:
+            needed.setdefault(table, f"variant {name}'s padding states")
+    if manifest.get("weights") and manifest["weights"]["serves"]:
+        needed.setdefault(manifest["weights"]["file"], "the NumPy backend's weights")
+    for name, role in needed.items():
+        if name not in files:
+            raise BundleError(f"{path}: {name!r} ({role}) is not listed with a checksum in files: refused; "
+                              "re-export the bundle")

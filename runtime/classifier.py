@@ -20,7 +20,7 @@ from typing import Any, Iterable, Sequence, overload
 
 import numpy as np
 
-from edgelstm.runtime import selection, tuning
+from edgelstm.runtime import selection, signing, tuning
 from edgelstm.runtime.backends import base
 from edgelstm.runtime.bundle import Bundle
 from edgelstm.runtime.errors import BackendUnavailableError, BundleError, ConfigError, EdgeLSTMError, InputError
@@ -106,7 +106,8 @@ class Classifier:
 
     @classmethod
     def load(cls, bundle: str | Path | Bundle, *, variant: str | None = None, backend: str | None = None,
-             threads: int | None = None, fast_path: bool = True) -> "Classifier":
+             threads: int | None = None, fast_path: bool = True,
+             trusted_keys: Iterable[signing.KeySource] | signing.KeySource | None = None) -> "Classifier":
         """Open and check a bundle, choose a variant and backend, and load the model.
 
         variant: a name from the manifest; None picks `default_variant`, else the
@@ -121,15 +122,21 @@ class Classifier:
             precomputed padding states (same outputs, within the variant's bounds;
             1e-6 in float32). False, or a bundle made before the fast path, runs every
             text through all maxlen steps.
+        trusted_keys: Ed25519 public keys of the publishers this device accepts (PEM
+            paths, PEM bytes or key objects; `edgelstm keygen` writes them). Given, a
+            bundle without a valid signature by one of them (`edgelstm sign`) is refused
+            before anything else of it is parsed.
 
-        Every file's size and sha256 are checked, and the model bytes handed to the
-        interpreter are checked again as read. Raises BundleError (bundle unusable),
+        The manifest and the tokenizer are checked, then only the files the chosen variant
+        needs (its model or weights.npz, its padding states), each read once and parsed
+        from exactly the bytes whose size and sha256 were checked; the other variants'
+        files are not read, so a slim bundle (`edgelstm slim`) loads. Raises BundleError (bundle unusable),
         BackendUnavailableError (nothing installed can run it: the message names the
         pip extra or the variant to use instead) or ConfigError (bad argument).
         """
         if threads is not None and (not isinstance(threads, int) or threads < 1):
             raise ConfigError(f"threads must be None or an int >= 1, got {threads!r}")
-        opened = bundle if isinstance(bundle, Bundle) else Bundle.open(bundle)
+        opened = _opened(bundle, trusted_keys)
         plan = selection.plan(opened, variant=variant, backend=backend)
         if variant is not None and not selection.is_passed(opened, variant):
             warnings.warn(f"variant {variant} has status {opened.variant(variant).get('status')!r} in "
@@ -172,10 +179,15 @@ class Classifier:
         backend = base.open_backend(option.backend, bundle.read_checked(source), entry, threads=threads,
                                     padding_states=states)
         steps = getattr(backend, "maxlen", None)
+        rows = getattr(backend, "vocab_size", None)
         if steps is not None and steps != bundle.tokenizer.maxlen:
             backend.close()
             raise BundleError(f"{entry['file']} reads {steps} tokens but tokenizer.json pads to "
                               f"{bundle.tokenizer.maxlen}: the bundle is inconsistent; re-export it")
+        if rows is not None and rows < bundle.tokenizer.vocab_size:
+            backend.close()
+            raise BundleError(f"{source} embeds {rows} ids but tokenizer.json gives ids up to "
+                              f"{bundle.tokenizer.vocab_size - 1}: the bundle is inconsistent; re-export it")
         return backend
 
     # --- classification -------------------------------------------------------------------
@@ -195,7 +207,7 @@ class Classifier:
         `edgelstm.runtime.tokenizer`). Refused with InputError, naming the position:
         None, numbers or other non-text values, bytes that are not UTF-8.
         """
-        single = isinstance(texts, (str, bytes, bytearray))
+        single = _is_single(texts)
         scores = self.predict_proba(texts)
         results = [self._prediction(float(score)) for score in np.atleast_1d(scores)]
         return results[0] if single else results
@@ -215,7 +227,7 @@ class Classifier:
         Same accepted input and errors as `predict`.
         """
         self._check_open()
-        single = isinstance(texts, (str, bytes, bytearray))
+        single = _is_single(texts)
         batch = as_texts(texts)
         scores = np.empty(len(batch), dtype=np.float32)
         for start in range(0, len(batch), CHUNK_TEXTS):
@@ -286,8 +298,26 @@ class Classifier:
         return f"Classifier({str(self.bundle.root)!r}, variant={self.variant!r}, backend={self.backend_name!r}, {state})"
 
 
+def _opened(bundle: str | Path | Bundle, trusted_keys: Any) -> Bundle:
+    """The bundle opened for one variant's load; an already open one must carry a trusted signature."""
+    if not isinstance(bundle, Bundle):
+        return Bundle.open(bundle, check_files=False, trusted_keys=trusted_keys)
+    keys = signing.trusted(trusted_keys)
+    if keys is not None and bundle.signed_by not in keys:
+        raise BundleError(f"bundle {bundle.root} was opened without a signature check by the trusted keys: "
+                          "pass its path, or open it with Bundle.open(..., trusted_keys=...)")
+    return bundle
+
+
+def _is_single(texts: Any) -> bool:
+    """One text (str, bytes, or a 0-d numpy array of one), rather than a collection of them."""
+    return isinstance(texts, (str, bytes, bytearray)) or (isinstance(texts, np.ndarray) and texts.ndim == 0)
+
+
 def as_texts(texts: Any) -> list[str]:
     """Normalize `texts` to a list of str, or raise InputError naming the first bad item."""
+    if isinstance(texts, np.ndarray) and texts.ndim == 0:
+        texts = texts.item()  # np.array("good film"): one text
     if texts is None:
         raise InputError("texts is None: pass a str, UTF-8 bytes, or a list of them")
     if isinstance(texts, (str, bytes, bytearray)):

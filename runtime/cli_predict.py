@@ -50,6 +50,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backend", default="auto", help=f"auto (default), {', '.join(BACKENDS)}")
     parser.add_argument("--threads", type=int, default=None, help="row workers across a batch, each interpreter on 1 thread (default 1; see edgelstm.runtime.tuning)")
     parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH, help=f"texts per chunk (default {DEFAULT_BATCH})")
+    parser.add_argument("--key", action="append", metavar="NAME.pub",
+                        help="trusted publisher key (repeatable): refuse the bundle unless one of them signed it")
     parser.add_argument("--verbose", action="store_true", help="say on stderr which variant and backend run")
 
 
@@ -60,7 +62,8 @@ def run(args: argparse.Namespace) -> int:
     source = _source(args)
     if args.batch_size < 1:
         raise ConfigError(f"--batch-size must be >= 1, got {args.batch_size}")
-    with Classifier.load(args.bundle, variant=args.variant, backend=args.backend, threads=args.threads) as classifier:
+    with Classifier.load(args.bundle, variant=args.variant, backend=args.backend, threads=args.threads,
+                         trusted_keys=args.key) as classifier:
         if args.verbose:
             print(f"edgelstm: {classifier.variant} on {classifier.backend_name}", file=sys.stderr)
         # Someone typing lines gets each answer at once rather than after a full chunk.

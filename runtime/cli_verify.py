@@ -16,6 +16,7 @@ EXAMPLES = """examples:
   edgelstm verify bundles/demo
   edgelstm verify bundles/demo --backend numpy --variant tflite-fp32,onnx-fp32
   edgelstm verify bundles/demo --json > verify.json
+  edgelstm verify bundles/demo --key keys/publisher.pub
 """
 
 
@@ -28,6 +29,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backend", action="append", metavar="NAME[,NAME]",
                         help=f"check only these backends ({', '.join(BACKENDS)}; default: every installed one)")
     parser.add_argument("--threads", type=int, default=None, help="row workers across a batch, each interpreter on 1 thread (default: edgelstm.runtime.tuning's, 1)")
+    parser.add_argument("--key", action="append", metavar="NAME.pub",
+                        help="trusted publisher key (repeatable): refuse the bundle unless one of them signed it")
     parser.add_argument("--json", action="store_true", help="print the report as one JSON object")
 
 
@@ -37,6 +40,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.threads is not None and args.threads < 1:
         raise ConfigError(f"--threads must be >= 1, got {args.threads}")
-    report = verify_bundle(args.bundle, variants=args.variant, backends=args.backend, threads=args.threads)
+    report = verify_bundle(args.bundle, variants=args.variant, backends=args.backend, threads=args.threads,
+                           trusted_keys=args.key)
     print(json.dumps(report.to_dict(), indent=1) if args.json else format_report(report))
     return 0 if report.passed else 1

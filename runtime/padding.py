@@ -14,14 +14,13 @@ the extra padding steps a shorter row runs reproduce the states it skipped.
 
 from __future__ import annotations
 
-import io
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from edgelstm.runtime.errors import BundleError
+from edgelstm.runtime.safeload import load_npz
 
 PADDING_STATES = "padding_states.npz"
 PADDING_ID = 0
@@ -46,16 +45,15 @@ class PaddingStates:
 
     @classmethod
     def load(cls, source: str | Path | bytes) -> "PaddingStates":
-        try:
-            handle = io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else source
-            with np.load(handle, allow_pickle=False) as data:
-                if "h" not in data.files or "c" not in data.files:
-                    raise BundleError(f"{PADDING_STATES} must hold the arrays 'h' and 'c', it holds {data.files}")
-                h, c = (np.ascontiguousarray(data[key], dtype=np.float32) for key in ("h", "c"))
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
-            raise BundleError(f"cannot read {PADDING_STATES}: {error}") from None
-        if h.ndim != 2 or h.shape != c.shape or len(h) < 2:
-            raise BundleError(f"{PADDING_STATES}: h {list(h.shape)} and c {list(c.shape)} must both be "
+        if not isinstance(source, (bytes, bytearray)):
+            try:
+                source = Path(source).read_bytes()
+            except OSError as error:
+                raise BundleError(f"cannot read {PADDING_STATES}: {error.strerror}") from None
+        arrays = load_npz(bytes(source), PADDING_STATES, expect={"h": ("f", 2), "c": ("f", 2)}, required=("h", "c"))
+        h, c = (np.ascontiguousarray(arrays[key], dtype=np.float32) for key in ("h", "c"))
+        if h.shape != c.shape or len(h) < 2 or h.shape[1] < 1 or not (np.isfinite(h).all() and np.isfinite(c).all()):
+            raise BundleError(f"{PADDING_STATES}: h {list(h.shape)} and c {list(c.shape)} must both be finite "
                               "[maxlen + 1, H]; re-export the bundle")
         return cls(h, c)
 

@@ -200,16 +200,26 @@ class Tokenizer:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Tokenizer":
+    def from_dict(cls, data: dict, *, name: str = "tokenizer.json") -> "Tokenizer":
+        """A tokenizer from its saved form, every field's type and range checked (BundleError naming it)."""
+        if not isinstance(data, dict):
+            raise BundleError(f"{name} does not hold a JSON object")
         version = data.get("format_version")
-        if version != TOKENIZER_FORMAT_VERSION:
-            raise BundleError(f"tokenizer format_version {version!r} is not supported: this edgelstm reads version {TOKENIZER_FORMAT_VERSION}")
+        if version != TOKENIZER_FORMAT_VERSION or isinstance(version, bool):
+            raise BundleError(f"{name}: format_version {repr(version)[:20]} is not supported: this edgelstm reads "
+                              f"version {TOKENIZER_FORMAT_VERSION}")
+        fields = _checked_fields(data, name)
         try:
-            return cls(kind=data["kind"], maxlen=int(data["maxlen"]), vocab_size=int(data["vocab_size"]),
-                       padding=data.get("padding", "pre"), truncating=data.get("truncating", "pre"),
-                       words=list(data.get("words", [])), word_index=dict(data.get("word_index", {})))
-        except KeyError as missing:
-            raise BundleError(f"tokenizer.json lacks the field {missing}") from None
+            return cls(**fields)
+        except ConfigError as error:
+            raise BundleError(f"{name}: {error}") from None
+
+    @classmethod
+    def from_json(cls, data: bytes, *, name: str = "tokenizer.json") -> "Tokenizer":
+        """A tokenizer parsed from exactly these bytes (a bundle's checked tokenizer.json)."""
+        from edgelstm.runtime.safeload import parse_json
+
+        return cls.from_dict(parse_json(data, name), name=name)
 
     def save(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
@@ -217,6 +227,61 @@ class Tokenizer:
     @classmethod
     def load(cls, path: str | Path) -> "Tokenizer":
         try:
-            return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
-        except (OSError, json.JSONDecodeError) as error:
-            raise BundleError(f"cannot read tokenizer {path}: {error}") from None
+            data = Path(path).read_bytes()
+        except OSError as error:
+            raise BundleError(f"cannot read tokenizer {path}: {error.strerror}") from None
+        return cls.from_json(data, name=str(path))
+
+
+# Bounds of a saved tokenizer's fields: far past any real one, small enough to refuse nonsense.
+MAX_TOKENIZER_MAXLEN = 100_000
+MAX_TOKENIZER_VOCAB = 10_000_000
+MAX_WORD_CHARS = 1_000
+
+
+def _checked_fields(data: dict, name: str) -> dict:
+    """Tokenizer's constructor arguments from `data`, or a BundleError naming the field."""
+    kind = data.get("kind")
+    if kind not in ("vocab", "keras-imdb"):
+        raise BundleError(f"{name}: kind is {str(kind)[:40]!r}; accepted are 'vocab' and 'keras-imdb'")
+    fields = {"kind": kind,
+              "maxlen": _bounded_int(data.get("maxlen"), "maxlen", 1, MAX_TOKENIZER_MAXLEN, name),
+              "vocab_size": _bounded_int(data.get("vocab_size"), "vocab_size", 3, MAX_TOKENIZER_VOCAB, name)}
+    for side in ("padding", "truncating"):
+        value = data.get(side, "pre")
+        if value not in PADDING_SIDES:
+            raise BundleError(f"{name}: {side} is {str(value)[:40]!r}; accepted are {', '.join(PADDING_SIDES)}")
+        fields[side] = value
+    if kind == "vocab":
+        fields["words"] = _checked_words(data.get("words"), fields["vocab_size"], name)
+    else:
+        fields["word_index"] = _checked_word_index(data.get("word_index"), name)
+    return fields
+
+
+def _bounded_int(value: object, field_name: str, low: int, high: int, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise BundleError(f"{name}: {field_name} is {str(value)[:40]!r}; expected an integer from {low} to {high:,}")
+    return value
+
+
+def _checked_words(words: object, vocab_size: int, name: str) -> list[str]:
+    """Words in id order from id 2: strings, distinct, and no more than the ids vocab_size leaves."""
+    if not isinstance(words, list) or not all(isinstance(w, str) and 0 < len(w) <= MAX_WORD_CHARS for w in words):
+        raise BundleError(f"{name}: words must be a list of non-empty strings (at most {MAX_WORD_CHARS} characters)")
+    if len(words) > vocab_size - 2:
+        raise BundleError(f"{name}: {len(words)} words need ids up to {len(words) + 1}, past vocab_size {vocab_size} "
+                          "(the model's embedding rows)")
+    if len(set(words)) != len(words):
+        raise BundleError(f"{name}: words holds duplicates, so a word would have two ids")
+    return words
+
+
+def _checked_word_index(index: object, name: str) -> dict[str, int]:
+    """Keras IMDB ranks: positive integers (a negative rank would wrap into another word's id)."""
+    if not isinstance(index, dict):
+        raise BundleError(f"{name}: word_index must be an object mapping words to ranks")
+    for word, rank in index.items():
+        if not word or len(word) > MAX_WORD_CHARS or isinstance(rank, bool) or not isinstance(rank, int) or rank < 1:
+            raise BundleError(f"{name}: word_index maps {word[:40]!r} to {str(rank)[:20]!r}; ranks are integers >= 1")
+    return index

@@ -50,6 +50,7 @@ class Report:
     bundle: str
     checks: list[Check] = field(default_factory=list)
     not_installed: dict[str, str] = field(default_factory=dict)  # backend -> pip command
+    signed_by: str | None = None  # key id of the trusted signature checked, when keys were given
 
     @property
     def ran(self) -> list[Check]:
@@ -62,19 +63,21 @@ class Report:
 
     def to_dict(self) -> dict[str, Any]:
         return {"bundle": self.bundle, "passed": self.passed, "checks": [c.to_dict() for c in self.checks],
-                "not_installed": self.not_installed}
+                "not_installed": self.not_installed, "signed_by": self.signed_by}
 
 
 def verify_bundle(path: str | Path, *, variants: list[str] | None = None, backends: list[str] | None = None,
-                  threads: int | None = None) -> Report:
+                  threads: int | None = None, trusted_keys: Any = None) -> Report:
     """Run the golden set through the chosen (default: all passed) variants on the chosen backends.
 
     Named variants are checked even if they failed at export; named backends must be installed.
+    Every listed file (the tokenizer included) is checked first; with `trusted_keys`, the
+    signature too (`Bundle.open`).
     """
-    bundle = Bundle.open(path)
+    bundle = Bundle.open(path, check_files=True, trusted_keys=trusted_keys)
     golden = _golden(bundle)
     wanted_backends = _backends(backends)
-    report = Report(bundle=str(bundle.root))
+    report = Report(bundle=str(bundle.root), signed_by=bundle.signed_by)
     for name in _variants(bundle, variants, report):
         for option in selection.options(bundle, name):
             if option.backend not in wanted_backends:
@@ -163,7 +166,8 @@ def _run(bundle: Bundle, option: selection.Option, golden: dict[str, np.ndarray]
 def format_report(report: Report) -> str:
     """The table: one line per (variant, backend), figures beside bounds, then what was not checked."""
     header = f"{'variant':<15} {'backend':<15} {'path':<7} {FIGURES_HEADER}  {'vs padded':>9}"
-    lines = [f"bundle {report.bundle}", header, "-" * len(header)]
+    signed = f" (signature of trusted key {report.signed_by} checked)" if report.signed_by else ""
+    lines = [f"bundle {report.bundle}{signed}", header, "-" * len(header)]
     for check in report.checks:
         figures = format_figures(check.variant, check.parity) if check.parity else f"{'-':>5}  {check.status}: {check.note}"
         gap = check.parity.vs_padded_max_abs_diff if check.parity else None

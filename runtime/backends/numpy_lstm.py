@@ -30,8 +30,6 @@ on its rows), so results are identical; a batch of one chunk runs on the calling
 
 from __future__ import annotations
 
-import io
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +39,7 @@ from edgelstm.runtime import tuning
 from edgelstm.runtime.backends._workers import RowWorkers
 from edgelstm.runtime.errors import BackendUnavailableError, BundleError
 from edgelstm.runtime.padding import PaddingStates, steps_needed
+from edgelstm.runtime.safeload import load_npz
 
 WEIGHT_NAMES = ("embedding", "lstm_kernel", "lstm_recurrent_kernel", "lstm_bias", "dense_kernel", "dense_bias")
 PADDING_ID = 0
@@ -60,15 +59,14 @@ def _sigmoid_(x: np.ndarray) -> np.ndarray:
 
 def load_weights(source: str | Path | bytes) -> dict[str, np.ndarray]:
     """The six float32 arrays of weights.npz, with their shapes checked against each other."""
-    try:
-        handle = io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else source
-        with np.load(handle, allow_pickle=False) as data:
-            missing = [name for name in WEIGHT_NAMES if name not in data.files]
-            if missing:
-                raise BundleError(f"weights.npz lacks the array {missing[0]!r}: expected {', '.join(WEIGHT_NAMES)}")
-            weights = {name: np.asarray(data[name], dtype=np.float32) for name in WEIGHT_NAMES}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
-        raise BundleError(f"cannot read weights.npz: {error}") from None
+    if not isinstance(source, (bytes, bytearray)):
+        try:
+            source = Path(source).read_bytes()
+        except OSError as error:
+            raise BundleError(f"cannot read weights.npz: {error.strerror}") from None
+    expect = {name: ("f", 1 if name.endswith("bias") else 2) for name in WEIGHT_NAMES}
+    arrays = load_npz(bytes(source), "weights.npz", expect=expect, required=WEIGHT_NAMES)
+    weights = {name: np.asarray(arrays[name], dtype=np.float32) for name in WEIGHT_NAMES}
     _check_shapes(weights)
     return weights
 
