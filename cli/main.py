@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("edgelstm.export.cli", "convert a run to TFLite and ONNX variants in one checked bundle"),
     "verify": ("edgelstm.runtime.cli_verify", "check every variant of a bundle against its golden outputs on this device"),
     "predict": ("edgelstm.runtime.cli_predict", "classify raw texts with a bundle"),
+    "slim": ("edgelstm.export.slim", "write a smaller bundle holding only the chosen variants"),
     "keygen": ("edgelstm.runtime.cli_keygen", "make an Ed25519 key pair for signing bundles"),
     "sign": ("edgelstm.runtime.cli_sign", "sign a bundle so devices with the public key accept it"),
     "bench": ("edgelstm.benchmarks.cli", "latency, throughput, memory, size and accuracy of a bundle's variants"),

@@ -111,6 +111,11 @@ class Bundle:
             raise BundleError(f"bundle {self.root} has no variant {name!r}: it holds {', '.join(self.variants) or 'none'}")
         return self.variants[name]
 
+    def path(self, name: str) -> Path:
+        """Path of a listed file, for tools that inspect it; the runtime itself reads `read_checked`."""
+        self._record(name)
+        return self.root / name
+
     def check_files(self, names: Iterable[str] | None = None) -> None:
         """Check the size and sha256 of `names` (default: every listed file), streaming each."""
         for name in self.manifest["files"] if names is None else names:
@@ -197,6 +202,12 @@ def _check_tokenizer_fits(bundle: Bundle) -> None:
         raise BundleError(f"{TOKENIZER} of {bundle.root} has vocab_size {tokenizer.vocab_size} and maxlen "
                           f"{tokenizer.maxlen}, the manifest's task says {task['vocab_size']} and {task['maxlen']}: "
                           "the bundle is inconsistent; re-export it")
+    architecture = bundle.manifest.get("source_run", {}).get("architecture") if isinstance(
+        bundle.manifest.get("source_run"), dict) else None
+    rows = architecture.get("vocab_size") if isinstance(architecture, dict) else None
+    if isinstance(rows, int) and tokenizer.vocab_size > rows:
+        raise BundleError(f"{TOKENIZER} of {bundle.root} gives ids up to {tokenizer.vocab_size - 1} but the model "
+                          f"embeds {rows}: the bundle is inconsistent; re-export it")
 
 
 def read_manifest_bytes(root: Path) -> bytes:

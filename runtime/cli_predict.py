@@ -13,6 +13,7 @@ import argparse
 import itertools
 import json
 import os
+import re
 import sys
 from typing import BinaryIO, Iterable, Iterator, NamedTuple, TextIO
 
@@ -23,6 +24,8 @@ MAX_LINE_BYTES = 64 * 1024 * 1024
 DEFAULT_BATCH = 256
 PREVIEW_CHARS = 60
 FORMATS = ("auto", "lines", "jsonl")
+UTF8_BOM = b"\xef\xbb\xbf"
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 EXAMPLES = """examples:
   edgelstm predict bundles/demo "a quietly wonderful film" "two hours I will not get back"
@@ -94,6 +97,8 @@ def _source(args: argparse.Namespace) -> str | None:
         return STDIN
     if args.input and not os.access(args.input, os.R_OK):
         raise ConfigError(f"cannot read --input {args.input}: no such readable file")
+    if args.input and os.path.isdir(args.input):
+        raise ConfigError(f"--input {args.input} is a folder: give a file of texts (one per line, or JSON lines)")
     return args.input
 
 
@@ -107,6 +112,8 @@ def _interactive(stream: BinaryIO) -> bool:
 def _records(args: argparse.Namespace, source: str | None) -> Iterator[Record]:
     """Texts in order: arguments before '-', the stream, arguments after it."""
     cut = args.texts.index(STDIN) if STDIN in args.texts else len(args.texts)
+    for position, text in enumerate(args.texts):
+        _check_unicode(text, f"argument {position + 1}")
     yield from (Record(None, text) for text in args.texts[:cut])
     if source == STDIN:
         yield from read_records(sys.stdin.buffer, fmt=args.format, name="stdin")
@@ -119,6 +126,8 @@ def _records(args: argparse.Namespace, source: str | None) -> Iterator[Record]:
 def read_records(stream: BinaryIO, *, fmt: str = "auto", name: str = "input") -> Iterator[Record]:
     """Texts of a byte stream, line by line; JSON lines when `fmt` says so or auto-detects it."""
     for number, raw in enumerate(_lines(stream, name), start=1):
+        if number == 1 and raw.startswith(UTF8_BOM):
+            raw = raw[len(UTF8_BOM):]  # an editor's byte-order mark is not part of the first text
         line = _decode(raw, name, number)
         if not line.strip():
             continue
@@ -148,25 +157,41 @@ def _decode(raw: bytes, name: str, number: int) -> str:
 
 
 def _looks_like_jsonl(line: str) -> bool:
+    from edgelstm.runtime.errors import EdgeLSTMError
+    from edgelstm.runtime.safeload import parse_json
+
     if not line.lstrip().startswith("{"):
         return False
     try:
-        value = json.loads(line)
-    except json.JSONDecodeError:
+        value = parse_json(line, "line")
+    except EdgeLSTMError:
         return False
     return isinstance(value, dict) and "text" in value
 
 
 def _json_record(line: str, name: str, number: int) -> Record:
     from edgelstm.runtime.errors import InputError
+    from edgelstm.runtime.safeload import parse_json
 
     try:
-        value = json.loads(line)
-    except json.JSONDecodeError as error:
-        raise InputError(f"{name} line {number} is not JSON ({error.msg}); use --format lines for plain text") from None
+        value = parse_json(line, f"{name} line {number}", error=InputError)
+    except InputError as error:
+        raise InputError(f"{error}; use --format lines for plain text") from None
     if not isinstance(value, dict) or not isinstance(value.get("text"), str):
         raise InputError(f"{name} line {number}: expected a JSON object with a string field \"text\"")
+    _check_unicode(value["text"], f"{name} line {number}")
     return Record(number, value["text"], value.get("id"))
+
+
+def _check_unicode(text: str, where: str) -> None:
+    """Refuse lone surrogates (a JSON "\\ud800" escape, or argument bytes that are not UTF-8):
+    they are not text, and no output could print them."""
+    from edgelstm.runtime.errors import InputError
+
+    match = _SURROGATE.search(text)
+    if match:
+        raise InputError(f"{where} holds the lone surrogate U+{ord(match.group()):04X} at character {match.start()}, "
+                         "which is not text: fix its encoding (UTF-8) or its JSON escapes")
 
 
 def _chunks(records: Iterable[Record], size: int) -> Iterator[list[Record]]:

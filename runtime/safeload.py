@@ -62,7 +62,7 @@ def parse_json(data: bytes | str, what: str, *, error: ErrorType = BundleError) 
     except _Refused as problem:
         raise error(f"{what} holds {problem}") from None
     except json.JSONDecodeError as problem:
-        raise error(f"{what} is not valid JSON ({problem.msg} at line {problem.lineno} column {problem.colno})") from None
+        raise error(f"{what} is not JSON ({problem.msg} at line {problem.lineno} column {problem.colno})") from None
     except RecursionError:
         raise error(f"{what} nests arrays or objects deeper than can be parsed") from None
 

@@ -90,10 +90,16 @@ def verify_bundle(path: str | Path, *, variants: list[str] | None = None, backen
 
 
 def _golden(bundle: Bundle) -> dict[str, np.ndarray]:
+    """golden.npz's arrays (dtypes and ranks checked as read), with their lengths checked against each other."""
     golden = bundle.golden()
-    for key in ("ids", "keras_probs"):
-        if key not in golden:
-            raise BundleError(f"golden.npz of {bundle.root} lacks the array {key!r}: re-export the bundle")
+    rows, maxlen = golden["ids"].shape
+    if maxlen != bundle.tokenizer.maxlen:
+        raise BundleError(f"golden.npz of {bundle.root}: ids has {maxlen} columns but tokenizer.json pads to "
+                          f"{bundle.tokenizer.maxlen}: re-export the bundle")
+    for key in ("keras_probs", "labels", "lengths", "edge_case"):
+        if key in golden and len(golden[key]) != rows:
+            raise BundleError(f"golden.npz of {bundle.root}: {key} has {len(golden[key])} rows, ids {rows}: "
+                              "re-export the bundle")
     return golden
 
 

@@ -73,7 +73,7 @@ def test_an_unknown_schema_version_is_refused(bundle_copy: Path, version) -> Non
 
 def test_a_corrupted_manifest_and_a_missing_bundle_are_refused(bundle_copy: Path, tmp_path: Path) -> None:
     (bundle_copy / "manifest.json").write_text('{"schema_version": 1, ')
-    with pytest.raises(BundleError, match="manifest.json is not valid JSON"):
+    with pytest.raises(BundleError, match="manifest.json is not JSON"):
         Classifier.load(bundle_copy)
     with pytest.raises(BundleError, match="no bundle at"):
         Classifier.load(tmp_path / "nowhere")

@@ -1,0 +1,130 @@
+"""`edgelstm slim BUNDLE --variant NAME[,NAME] --out SMALLER`: a bundle holding only the chosen variants.
+
+The new bundle keeps the tokenizer, the golden set (so `verify` still runs on the device),
+the chosen variants' models and the tables they use (padding_states.npz; weights.npz when
+it serves one of them), each copied from bytes checked against the source manifest. Its
+manifest is the source's with every other variant removed (files, variant_preference,
+default_variant, weights.serves), plus `derived_from` naming the source manifest's sha256;
+the model card is rendered again from it. It is written like an export: all at once, or not
+at all.
+
+A signature cannot carry over: it signed the source's manifest, and the slim bundle has a
+new one. `--key` signs the result before it is put in place; without it a signed source
+gives an unsigned slim bundle, and the command says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Callable
+
+from edgelstm.export import modelcard
+from edgelstm.export.staging import staging
+from edgelstm.runtime import signing
+from edgelstm.runtime.bundle import MANIFEST, MODEL_CARD, TOKENIZER, Bundle
+from edgelstm.runtime.errors import ConfigError
+from edgelstm.runtime.selection import is_passed
+from edgelstm.runtime.variants import parse_variants
+
+EXAMPLES = """examples:
+  edgelstm slim bundles/demo --variant tflite-fp32 --out bundles/demo-phone
+  edgelstm slim bundles/demo --variant onnx-fp32,onnx-dynint8 --out bundles/demo-pi --key keys/publisher.key
+"""
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = EXAMPLES
+    parser.add_argument("bundle", help="bundle folder written by `edgelstm export`")
+    parser.add_argument("--variant", "--variants", dest="variants", action="append", required=True,
+                        metavar="NAME[,NAME]", help="variants to keep (repeatable)")
+    parser.add_argument("--out", required=True, help="folder of the new bundle")
+    parser.add_argument("--force", action="store_true", help="replace an existing bundle at --out")
+    parser.add_argument("--key", metavar="NAME.key", help="sign the new bundle with this private key")
+
+
+def run(args: argparse.Namespace) -> int:
+    slim_bundle(args.bundle, args.out, variants=args.variants, force=args.force, key=args.key)
+    return 0
+
+
+def slim_bundle(source: str | Path, out: str | Path, *, variants: list[str], force: bool = False,
+                key: Any = None, log: Callable[[str], None] = print) -> Path:
+    """Write the bundle `out` holding only `variants` of `source`; returns its path."""
+    private = signing.load_private_key(key) if key is not None else None
+    bundle = Bundle.open(source, check_files=False)
+    kept = _kept(bundle, variants)
+    manifest = slim_manifest(bundle, kept)
+    target = Path(out)
+    if target.resolve() == bundle.root.resolve():
+        raise ConfigError(f"--out {target} is the source bundle: write the slim bundle to another folder")
+    with staging(target, force=force) as folder:
+        for name in manifest["files"]:
+            if name != MODEL_CARD:
+                (folder / name).write_bytes(bundle.read_checked(name))
+        _write_manifest(folder, manifest)
+        Bundle.open(folder, check_files=True)  # the new manifest checks out against what was written
+        if private is not None:
+            from edgelstm.runtime.cli_sign import sign_bundle
+
+            sign_bundle(folder, private)
+    _report(bundle, target, kept, manifest, signed=private is not None, log=log)
+    return target
+
+
+def _kept(bundle: Bundle, names: list[str]) -> list[str]:
+    chosen = [spec.name for spec in parse_variants(names)]
+    for name in chosen:
+        bundle.variant(name)  # not in this bundle: an error listing what it holds
+    return [name for name in bundle.variants if name in chosen]  # the source's order
+
+
+def slim_manifest(bundle: Bundle, kept: list[str]) -> dict[str, Any]:
+    """The source manifest with every variant but `kept` removed, and the files they need only."""
+    manifest = copy.deepcopy(bundle.manifest)
+    manifest["variants"] = {name: manifest["variants"][name] for name in kept}
+    manifest["rejected"] = {}
+    preference = [name for name in manifest.get("variant_preference") or [] if name in kept]
+    manifest["variant_preference"] = preference
+    passed = [name for name in preference + kept if is_passed(bundle, name)]
+    manifest["default_variant"] = passed[0] if passed else None
+    needed = {TOKENIZER, (manifest.get("golden") or {}).get("file")}
+    weights = manifest.get("weights")
+    if weights:
+        weights["serves"] = [name for name in weights["serves"] if name in kept]
+        if weights["serves"]:
+            needed.add(weights["file"])
+        else:
+            manifest["weights"] = None
+    for name in kept:
+        needed.update(file for file in bundle.files_of(name) if file)
+        if weights and name in (manifest.get("weights") or {}).get("serves", []):
+            needed.update(bundle.files_of(name, numpy=True))
+    manifest["files"] = {name: record for name, record in manifest["files"].items() if name in needed}
+    manifest["derived_from"] = {"manifest_sha256": hashlib.sha256(bundle.manifest_bytes).hexdigest(),
+                                "variants": list(bundle.variants)}
+    return manifest
+
+
+def _write_manifest(folder: Path, manifest: dict[str, Any]) -> None:
+    card = modelcard.render(manifest, {name: record["bytes"] for name, record in manifest["files"].items()}).encode()
+    (folder / MODEL_CARD).write_bytes(card)
+    manifest["files"][MODEL_CARD] = {"sha256": hashlib.sha256(card).hexdigest(), "bytes": len(card)}
+    (folder / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+
+
+def _report(source: Bundle, target: Path, kept: list[str], manifest: dict[str, Any], *, signed: bool,
+            log: Callable[[str], None]) -> None:
+    size = sum(record["bytes"] for record in manifest["files"].values())
+    full = sum(record["bytes"] for record in source.manifest["files"].values())
+    log(f"wrote {target}: {', '.join(kept)} ({size / 1024:.1f} KiB of the source's {full / 1024:.1f} KiB); "
+        f"default variant {manifest['default_variant']}")
+    if signed:
+        log(f"signed {target}")
+    elif (source.root / signing.SIGNATURE).exists():
+        log(f"note: {source.root} is signed but {target} is not (it has a new manifest): "
+            f"sign it with `edgelstm sign {target} --key NAME.key`")
