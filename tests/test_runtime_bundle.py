@@ -23,8 +23,9 @@ def write_manifest(bundle: Path, manifest: dict) -> None:
 
 
 def default_model(bundle: Path) -> str:
-    manifest = manifest_of(bundle)
-    return manifest["variants"][manifest["default_variant"]]["file"]
+    """The model file `Classifier.load(bundle)` reads here (load reads only its variant's files)."""
+    with Classifier.load(bundle) as classifier:
+        return classifier.bundle.files_of(classifier.variant, numpy=classifier.backend_name == "numpy")[0]
 
 
 def flip_one_byte(path: Path) -> None:
