@@ -17,6 +17,7 @@ import re
 import sys
 from typing import BinaryIO, Iterable, Iterator, NamedTuple, TextIO
 
+from edgelstm.runtime import pool
 from edgelstm.runtime.backends.base import BACKENDS
 
 # One line is read whole; a longer one is refused rather than exhausting memory.
@@ -55,6 +56,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH, help=f"texts per chunk (default {DEFAULT_BATCH})")
     parser.add_argument("--key", action="append", metavar="NAME.pub",
                         help="trusted publisher key (repeatable): refuse the bundle unless one of them signed it")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="processes that score chunks at once, each with its own interpreter on one thread; "
+                             "output keeps input order and equals one process's (default 1; see edgelstm.runtime.pool)")
     parser.add_argument("--verbose", action="store_true", help="say on stderr which variant and backend run")
 
 
@@ -65,6 +69,8 @@ def run(args: argparse.Namespace) -> int:
     source = _source(args)
     if args.batch_size < 1:
         raise ConfigError(f"--batch-size must be >= 1, got {args.batch_size}")
+    if pool.check_workers(args.workers) > 1:
+        return _run_pool(args, source)
     with Classifier.load(args.bundle, variant=args.variant, backend=args.backend, threads=args.threads,
                          trusted_keys=args.key) as classifier:
         if args.verbose:
@@ -77,6 +83,28 @@ def run(args: argparse.Namespace) -> int:
         except BrokenPipeError:
             _silence_stdout()  # `| head` closed the pipe: stop quietly, as Unix tools do
     return 0
+
+
+def _run_pool(args: argparse.Namespace, source: str | None) -> int:
+    """The same chunks as one process, scored on --workers processes, written in input order."""
+    spec = pool.PoolSpec(str(args.bundle), variant=args.variant, backend=args.backend, threads=args.threads,
+                         trusted_keys=tuple(args.key) if args.key else None)
+    announce = (lambda loaded: print(f"edgelstm: {loaded}, {args.workers} workers", file=sys.stderr)) if args.verbose else None
+    chunks = _pool_chunks(_chunks(_records(args, source), args.batch_size))
+    try:
+        for chunk, predictions in pool.score_chunks(spec, chunks, args.workers, on_ready=announce):
+            _write(sys.stdout, chunk.payload, predictions, as_json=args.json)
+    except BrokenPipeError:
+        _silence_stdout()
+    return 0
+
+
+def _pool_chunks(chunks: Iterable[list[Record]]) -> Iterator["pool.Chunk"]:
+    row = 1
+    for records in chunks:
+        lines = (records[0].line, records[-1].line) if None not in (records[0].line, records[-1].line) else (None, None)
+        yield pool.Chunk([record.text for record in records], row, lines, records)
+        row += len(records)
 
 
 STDIN = "-"

@@ -1,0 +1,104 @@
+"""`edgelstm predict --workers N`: a process pool with the output of one process, in input order."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import re
+import signal
+from pathlib import Path
+
+import pytest
+
+from edgelstm.main import main
+from edgelstm.runtime import pool
+from edgelstm.runtime.pool import Chunk, PoolSpec, ScoringWorkerError, score_chunks
+
+WORDS = ["good", "bad", "wonderful", "dull", "plot", "acting", "superb", "boring", "the", "film"]
+
+
+def texts(count: int) -> list[str]:
+    """Texts of varied length, so chunks differ in cost and workers finish out of order."""
+    return [" ".join(WORDS[(i * 7 + k) % len(WORDS)] for k in range(1 + (i * 13) % 40)) for i in range(count)]
+
+
+def run_cli(capsys, *argv: object) -> tuple[int, str, str]:
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_two_workers_write_the_output_of_one_process_in_input_order(capsys, tiny_bundle: Path, tmp_path: Path) -> None:
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(json.dumps({"id": i, "text": t}) + "\n" for i, t in enumerate(texts(700))),
+                      encoding="utf-8")
+    common = ("predict", tiny_bundle, "--input", source, "--json", "--batch-size", 64)
+    code1, one, _ = run_cli(capsys, *common, "--workers", 1)
+    code2, two, _ = run_cli(capsys, *common, "--workers", 2)
+    assert code1 == code2 == 0
+    assert [json.loads(line)["id"] for line in two.splitlines()] == list(range(700))
+    assert two == one  # the same bytes: same labels, same scores, same order
+
+
+def test_a_bad_backend_fails_the_pool_like_one_process(capsys, tiny_bundle: Path) -> None:
+    code1, _, err1 = run_cli(capsys, "predict", tiny_bundle, "a text", "--backend", "no-such-backend")
+    code2, _, err2 = run_cli(capsys, "predict", tiny_bundle, "a text", "--backend", "no-such-backend", "--workers", 2)
+    assert code1 == code2 == 2 and err2 == err1 and "no-such-backend" in err2
+
+
+@pytest.mark.parametrize("workers", ["0", "-1", "two"])
+def test_workers_below_one_is_refused_naming_the_option(capsys, tiny_bundle: Path, workers: str) -> None:
+    with pytest.raises(SystemExit) if workers == "two" else _no_exit():
+        code, _, err = run_cli(capsys, "predict", tiny_bundle, "a text", "--workers", workers)
+        assert code == 2 and "--workers must be an integer >= 1" in err
+
+
+class _no_exit:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> bool:
+        return False
+
+
+def test_the_pool_reads_a_bounded_window_ahead_of_what_it_writes(tiny_bundle: Path) -> None:
+    pulled = 0
+
+    def endless():
+        nonlocal pulled
+        while True:
+            pulled += 1
+            yield Chunk(["a good film"] * 8, first_row=8 * pulled - 7)
+
+    results = score_chunks(PoolSpec(str(tiny_bundle)), endless(), 2)
+    first, predictions = next(results)
+    assert first.first_row == 1 and len(predictions) == 8
+    assert pulled <= pool.WINDOW_PER_WORKER * 2 + 1
+    results.close()  # stops and joins the workers
+    assert not [p for p in multiprocessing.active_children() if p.name.startswith("edgelstm-score")]
+
+
+def test_a_killed_worker_fails_the_job_naming_the_rows_it_held(tiny_bundle: Path) -> None:
+    all_texts = texts(40 * 10)
+
+    def chunks_killing_a_worker():
+        for index in range(10):
+            if index == 3:  # workers hold chunks 0-2 now: kill the one scoring chunk 0
+                victim = next(p for p in multiprocessing.active_children() if p.name == "edgelstm-score-1")
+                os.kill(victim.pid, signal.SIGKILL)
+            yield Chunk(all_texts[index * 40:(index + 1) * 40], first_row=index * 40 + 1,
+                        lines=(index * 40 + 1, index * 40 + 40))
+
+    written = []
+    with pytest.raises(ScoringWorkerError) as failure:
+        for chunk, _ in score_chunks(PoolSpec(str(tiny_bundle), backend="numpy"), chunks_killing_a_worker(), 2):
+            written.append(chunk.first_row)
+    message = str(failure.value)
+    match = re.search(r"scoring worker 1 \(pid \d+\) was killed by SIGKILL while scoring input lines (\d+)-(\d+) "
+                      r"\(rows \1-\2\); output stops before row \1", message)
+    assert match, message
+    lost = int(match[1])
+    assert (lost - 1) % 40 == 0 and int(match[2]) == lost + 39
+    assert written == list(range(1, lost, 40))  # everything before the lost chunk, nothing after
+    assert not [p for p in multiprocessing.active_children() if p.name.startswith("edgelstm-score")]
