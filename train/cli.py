@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from edgelstm.runtime.errors import ConfigError
+from edgelstm.train import distributed, rundir
 from edgelstm.train.config import TrainConfig, config_fields
 
 EXAMPLES = """examples:
@@ -52,6 +53,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", metavar="FILE", help="start from this config.json (e.g. a previous run's); "
                                                          "options given here override it")
     parser.add_argument("--quiet", action="store_true", help="no progress bars, only the summary line")
+    parser.add_argument("--distribute", choices=distributed.STRATEGIES, default="none",
+                        help="multi-worker: this process is one worker of the cluster in TF_CONFIG "
+                             "(tf.distribute.MultiWorkerMirroredStrategy; --batch-size stays the global batch)")
+    parser.add_argument("--workers", type=int, default=None, metavar="N",
+                        help="start N multi-worker processes on this machine (127.0.0.1) and train on them")
+    parser.add_argument("--cluster-timeout", type=float, default=distributed.DEFAULT_CLUSTER_TIMEOUT_S,
+                        metavar="SECONDS", help="how long a worker waits for the whole cluster to join "
+                                                f"(default {distributed.DEFAULT_CLUSTER_TIMEOUT_S:.0f})")
     for spec in config_fields():
         parser.add_argument("--" + spec.name.replace("_", "-"), **_option_kwargs(spec))
 
@@ -70,6 +79,20 @@ def _read_config(path: Path) -> dict[str, Any]:
         raise ConfigError(f"--config {path} does not exist: pass a config.json, e.g. RUN/config.json") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise ConfigError(f"--config {path} is not JSON ({error})") from None
+
+
+def _launch_local(args: argparse.Namespace, config: TrainConfig) -> int:
+    from edgelstm.train import launch
+
+    if args.distribute != "none":
+        raise ConfigError("--workers starts its own local cluster: leave out --distribute (a worker of a "
+                          "TF_CONFIG cluster is started with --distribute multi-worker and no --workers)")
+    launch.check_workers(args.workers)
+    if not args.force:
+        rundir.check_target(Path(args.out), force=False)  # refuse before starting N processes
+    # The chief prints the summary; the launcher only says when a worker failed.
+    return launch.launch(config.to_dict(), args.out, workers=args.workers, force=args.force, quiet=args.quiet,
+                         cluster_timeout=args.cluster_timeout)
 
 
 def _raise_interrupt(signum: int, frame: Any) -> None:
@@ -94,14 +117,21 @@ def _verbosity(quiet: bool) -> int:
 
 def run(args: argparse.Namespace) -> int:
     config = config_from_args(args)
+    if args.workers is not None:
+        return _launch_local(args, config)
+    # Before anything else starts TensorFlow: the strategy must be the first thing it sets up.
+    distribution = distributed.from_options(args.distribute, timeout=args.cluster_timeout)
     from edgelstm.train.fit import train  # keeps `edgelstm --help` free of numpy-heavy imports
 
     # A `kill` must clean up the temporary run folder like Ctrl-C does.
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
-        run_dir = train(config, args.out, force=args.force, verbose=_verbosity(args.quiet))
+        run_dir = train(config, args.out, force=args.force, verbose=_verbosity(args.quiet or not distribution.is_chief),
+                        distribution=distribution)
     finally:
         signal.signal(signal.SIGTERM, previous)
+    if run_dir is None:
+        return 0  # a worker other than the chief: the chief writes the run directory and the summary
     metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
     print(summary(run_dir, metrics))
     return 0

@@ -75,6 +75,8 @@ class TrainConfig:
                         high=2**31 - 1)
     threads: int = _option(0, "TensorFlow threads per op (0 = one per CPU core); the metrics do not "
                               "depend on it", low=0, high=4096)
+    shuffle: bool = _option(True, "shuffle the training examples every epoch (off: one fixed order, e.g. to "
+                                  "compare runs on different worker counts)")
     # --- regularization: only what vanishes at inference, so export sees three layers ----------
     embedding_dropout: float = _option(0.0, "share of token positions whose whole embedding vector is zeroed "
                                             "(training only)", low=0.0, high=0.9)

@@ -21,6 +21,7 @@ from edgelstm.benchmarks.machine import cpu_flags
 from edgelstm.envinfo import cpu_model, library_versions
 from edgelstm.train import rundir
 from edgelstm.train.config import TrainConfig
+from edgelstm.train.distributed import SINGLE_PROCESS, Distribution
 from edgelstm.train.model import build_model, import_keras, seed_everything
 from edgelstm.train.prepare import Prepared, calibration_sample, limit_corpus, prepare
 from edgelstm.train.scoring import binary_scores, predict_probabilities
@@ -43,23 +44,30 @@ class Fitted:
     threads: int = 0  # TensorFlow intra-op threads the run used
 
 
-def train(config: TrainConfig, out: str | Path, *, force: bool = False, verbose: int = 1) -> Path:
+def train(config: TrainConfig, out: str | Path, *, force: bool = False, verbose: int = 1,
+          distribution: Distribution = SINGLE_PROCESS) -> Path | None:
     """Train per `config` and write the run directory `out`; returns its path.
 
     An existing `out` is refused unless `force` (and then only a run directory is replaced).
-    Nothing is written until training has finished.
+    Nothing is written until training has finished. Under a multi-worker `distribution`
+    (edgelstm.train.distributed) only the chief writes `out`; other workers return None.
     """
     target = Path(out)
-    rundir.check_target(target, force=force)
+    if distribution.is_chief:
+        rundir.check_target(target, force=force)
     corpus = limit_corpus(load_corpus(config), config.limit, seed=config.seed)
     prepared = prepare(corpus, config)
     if verbose:
         print(describe_data(corpus, prepared), flush=True)
-    fitted = fit_model(prepared, config, verbose=verbose)
+    with distribution.scope():
+        fitted = fit_model(prepared, config, verbose=verbose)
     metrics = build_metrics(config, corpus, prepared, fitted)
-    with rundir.staging(target, force=force) as folder:
-        write_run(folder, config, prepared, fitted, metrics)
-    return target
+    metrics["distribution"] = distribution.record(config.batch_size, fitted.model)
+    if distribution.is_chief:
+        with rundir.staging(target, force=force) as folder:
+            write_run(folder, config, prepared, fitted, metrics)
+    distribution.finish()
+    return target if distribution.is_chief else None
 
 
 def describe_data(corpus: Corpus, prepared: Prepared) -> str:
@@ -144,7 +152,7 @@ def fit_model(prepared: Prepared, config: TrainConfig, *, verbose: int = 1) -> F
     started = time.perf_counter()
     result = model.fit(prepared.train.ids, _targets(prepared.train.labels),
                        validation_data=(prepared.validation.ids, _targets(prepared.validation.labels)),
-                       epochs=config.epochs, batch_size=config.batch_size, shuffle=True,
+                       epochs=config.epochs, batch_size=config.batch_size, shuffle=config.shuffle,
                        callbacks=callbacks, verbose=verbose)
     seconds = time.perf_counter() - started
     if config.restore_best and keep.best_weights is not None:
