@@ -11,7 +11,9 @@ STAMP := $(VENV)/.edgelstm-dev-installed
 QUIET_PIP := grep -v -e '^WARNING: Location' -e '^$$' || true
 DEMO := out/demo
 
-.PHONY: demo test test-pi install clean
+RAY_STAMP := $(VENV)/.edgelstm-ray-installed
+
+.PHONY: demo test test-pi test-ray install clean
 
 install: $(STAMP)
 
@@ -37,6 +39,16 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest
+
+# `predict --engine ray`: Ray Data is about 500 MB and 1.5-3 minutes of install, so it is
+# installed here rather than by `make install`; `make test` skips the Ray tests without it.
+test-ray: $(RAY_STAMP)
+	$(PY) -m pytest -m ray
+
+$(RAY_STAMP): $(STAMP)
+	@echo "installing edgelstm[ray] into $(VENV) (about 500 MB)"
+	@$(PY) -m pip install -q -e '.[dev,ray]' 2>&1 | $(QUIET_PIP)
+	@touch $(RAY_STAMP)
 
 # The runtime on a Raspberry Pi's userland (Debian bookworm arm64, Python 3.11) under qemu
 # user-mode emulation: needs root; about 3 minutes cold, caches in .pi-root/ and .cache/pi/.

@@ -27,6 +27,7 @@ PREVIEW_CHARS = 60
 FORMATS = ("auto", "lines", "jsonl")
 UTF8_BOM = b"\xef\xbb\xbf"
 _SURROGATE = re.compile("[\ud800-\udfff]")
+ENGINES = ("local", "ray")
 
 EXAMPLES = """examples:
   edgelstm predict bundles/demo "a quietly wonderful film" "two hours I will not get back"
@@ -56,6 +57,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH, help=f"texts per chunk (default {DEFAULT_BATCH})")
     parser.add_argument("--key", action="append", metavar="NAME.pub",
                         help="trusted publisher key (repeatable): refuse the bundle unless one of them signed it")
+    parser.add_argument("--engine", choices=ENGINES, default="local",
+                        help="local: this machine's processes (default); ray: Ray Data actors, on the cluster of "
+                             "RAY_ADDRESS or a local Ray on 127.0.0.1 (pip install 'edgelstm[ray]'; needs --input FILE)")
     parser.add_argument("--workers", type=int, default=1,
                         help="processes that score chunks at once, each with its own interpreter on one thread; "
                              "output keeps input order and equals one process's (default 1; see edgelstm.runtime.pool)")
@@ -69,7 +73,10 @@ def run(args: argparse.Namespace) -> int:
     source = _source(args)
     if args.batch_size < 1:
         raise ConfigError(f"--batch-size must be >= 1, got {args.batch_size}")
-    if pool.check_workers(args.workers) > 1:
+    pool.check_workers(args.workers)
+    if args.engine == "ray":
+        return _run_ray(args, source)
+    if args.workers > 1:
         return _run_pool(args, source)
     with Classifier.load(args.bundle, variant=args.variant, backend=args.backend, threads=args.threads,
                          trusted_keys=args.key) as classifier:
@@ -94,6 +101,25 @@ def _run_pool(args: argparse.Namespace, source: str | None) -> int:
     try:
         for chunk, predictions in pool.score_chunks(spec, chunks, args.workers, on_ready=announce):
             _write(sys.stdout, chunk.payload, predictions, as_json=args.json)
+    except BrokenPipeError:
+        _silence_stdout()
+    return 0
+
+
+def _run_ray(args: argparse.Namespace, source: str | None) -> int:
+    """Ray Data reads the file itself, so it needs one: not stdin, not texts as arguments."""
+    from edgelstm.runtime import ray_engine
+    from edgelstm.runtime.errors import ConfigError
+
+    if source in (None, STDIN) or args.texts:
+        raise ConfigError("--engine ray reads --input FILE (Ray Data reads the file itself): "
+                          "give the texts as a file, or use the local engine")
+    batches = ray_engine.score_file(source, bundle=str(args.bundle), variant=args.variant, backend=args.backend,
+                                    fmt=args.format, workers=args.workers, batch_size=args.batch_size,
+                                    trusted_keys=tuple(args.key) if args.key else None)
+    try:
+        for records, predictions in batches:
+            _write(sys.stdout, records, predictions, as_json=args.json)
     except BrokenPipeError:
         _silence_stdout()
     return 0

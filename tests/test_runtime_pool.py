@@ -102,3 +102,8 @@ def test_a_killed_worker_fails_the_job_naming_the_rows_it_held(tiny_bundle: Path
     assert (lost - 1) % 40 == 0 and int(match[2]) == lost + 39
     assert written == list(range(1, lost, 40))  # everything before the lost chunk, nothing after
     assert not [p for p in multiprocessing.active_children() if p.name.startswith("edgelstm-score")]
+
+
+def test_the_ray_engine_needs_a_file(capsys, tiny_bundle: Path) -> None:
+    code, _, err = run_cli(capsys, "predict", tiny_bundle, "a text", "--engine", "ray")
+    assert code == 2 and "--engine ray reads --input FILE" in err
