@@ -25,6 +25,7 @@ import errno
 import hashlib
 import json
 import os
+import re
 import socket
 import sys
 import threading
@@ -242,9 +243,19 @@ def _lost_worker_is_clear(cluster: Cluster) -> Iterator[None]:
         yield
     except (tf.errors.UnavailableError, tf.errors.DeadlineExceededError, tf.errors.CancelledError,
             tf.errors.AbortedError, tf.errors.InternalError) as error:
-        first = str(error.message if hasattr(error, "message") else error).strip().splitlines()[0][:200]
         raise ClusterError(f"{cluster.describe()} lost contact with the cluster during training "
-                           f"({type(error).__name__}: {first}); no run directory was written") from None
+                           f"({_explain(error)}); no run directory was written") from None
+
+
+def _explain(error: Exception) -> str:
+    """The part of TensorFlow's many-line collective error that says which task went away."""
+    text = str(getattr(error, "message", error))
+    lost = sorted(set(re.findall(r"/job:(\w+)/replica:\d+/task:(\d+)", text)))
+    if "unhealthy" in text and lost:
+        tasks = ", ".join(f"{job} {task}" for job, task in lost)
+        return f"{tasks} stopped sending heartbeats: it crashed, was stopped or cannot be reached"
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return f"{type(error).__name__}: {(lines[0] if lines else '')[:200]}"
 
 
 def from_options(distribute: str, *, timeout: float) -> Distribution:
