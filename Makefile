@@ -12,10 +12,12 @@ QUIET_PIP := grep -v -e '^WARNING: Location' -e '^$$' || true
 DEMO := out/demo
 
 RAY_STAMP := $(VENV)/.edgelstm-ray-installed
+# The web page's npm packages (pinned in web/package-lock.json), installed into web/node_modules.
+NPM_STAMP := web/node_modules/.edgelstm-npm-installed
 
-.PHONY: demo test test-pi test-ray install clean
+.PHONY: demo test test-pi test-ray install clean browser
 
-install: $(STAMP)
+install: $(STAMP) $(NPM_STAMP)
 
 $(STAMP): pyproject.toml Makefile
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,6 +27,23 @@ $(STAMP): pyproject.toml Makefile
 	@# package metadata would pull the full tensorflow wheel over tensorflow-cpu.
 	@$(PY) -m pip install -q --no-deps 'tf-keras==2.21.0' 2>&1 | $(QUIET_PIP)
 	@touch $(STAMP)
+
+# Without npm (or the registry) the page cannot be built: the browser tests then skip and say so.
+$(NPM_STAMP): web/package.json web/package-lock.json
+	@if command -v npm >/dev/null; then \
+	  echo "installing the web page's npm packages into web/node_modules (pinned; about 30 s)"; \
+	  npm ci --prefix web --no-audit --no-fund --loglevel=error && touch $@ \
+	    || echo "npm ci failed: the browser tests will skip"; \
+	else echo "npm not found: the browser tests will skip (install Node.js and npm)"; fi
+
+# Debian's Chromium for the browser tests and bench row (root and apt-get; CI runs it).
+browser:
+	@if command -v chromium >/dev/null; then echo "chromium: $$(chromium --version 2>/dev/null)"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing Debian's chromium for the browser tests (1-3 minutes)"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	    || echo "chromium could not be installed: the browser tests will skip"; \
+	else echo "no chromium, and apt-get needs root: the browser tests will skip (Debian: apt-get install chromium)"; fi
 
 # The main job end to end on the built-in corpus: train, evaluate, export all six
 # variants, verify them on every installed backend, then benchmark them.
@@ -37,7 +56,7 @@ demo: $(STAMP)
 	$(EDGELSTM) bench $(DEMO)/bundle --keras-model $(DEMO)/run/model.keras --out $(DEMO)/bench --no-progress
 	@echo "demo done: run in $(DEMO)/run, bundle in $(DEMO)/bundle, benchmark in $(DEMO)/bench/results.md"
 
-test: $(STAMP)
+test: $(STAMP) $(NPM_STAMP)
 	$(PY) -m pytest
 
 # `predict --engine ray`: Ray Data is about 500 MB and 1.5-3 minutes of install, so it is

@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "keygen": ("edgelstm.runtime.cli_keygen", "make an Ed25519 key pair for signing bundles"),
     "sign": ("edgelstm.runtime.cli_sign", "sign a bundle so devices with the public key accept it"),
     "bench": ("edgelstm.benchmarks.cli", "latency, throughput, memory, size and accuracy of a bundle's variants"),
+    "web": ("edgelstm.web.cli", "write a static web page that classifies text in the browser, offline"),
     "env": ("edgelstm.envinfo", "print Python, platform, CPU and library versions (for bug reports)"),
 }
 

@@ -1,0 +1,200 @@
+"""The web page in a real browser: headless Debian Chromium runs the bundle's page, offline.
+
+The page is built by `edgelstm web` from the tiny bundle, served on 127.0.0.1 from a thread,
+and driven by playwright-core (npm) with the system Chromium. It classifies the golden texts
+with MediaPipe Tasks (@mediapipe/tasks-text, wasm from the page's own folder) and with
+onnxruntime-web (the tokenizer in JavaScript); both must match the bundle's Keras outputs,
+the MediaPipe scores must equal Python MediaPipe's, and the page must load nothing from
+any other address. Skips, saying why, where Chromium, node or the npm packages are absent.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import unicodedata
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edgelstm.runtime.bundle import Bundle
+from edgelstm.runtime.errors import EdgeLSTMError
+from edgelstm.runtime.tokenizer import VOCAB_OOV_ID, Tokenizer
+from edgelstm.runtime.tolerances import BROWSER_VS_PYTHON_MAX_DIFF, TOLERANCES
+
+sys.path.insert(0, str(Path(__file__).parent))
+import web_mobile_fixture  # noqa: E402 - a test helper beside this file
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+# Texts where JavaScript's toLowerCase, \s or \p{P} would tokenize otherwise than Python.
+TRICKY_TEXTS = [
+    "Straße STRASSE", "ΌΣΟΣ όσος", "MiXeD case", "ﬁne ﬀ", "Ｇｏｏｄ　ｆｉｌｍ", "İstanbul", "ǅemal",
+    "Ꮎ ꮎ Cherokee", "a\u00a0b", "a\x1cb\x1dc\x1ed\x1ff", "a\u0085b", "zero\ufeffwidth", "Kelvin \u212a",
+    "<BR/>line<br \u3000/>two<br>", "don't stop", "great!!!movie", "€5 £3 ^_^ 👍👍", "x\u2028y\u2029z",
+    "constructor __proto__ toString", "", "   ", "e\u0301t\u00e9",
+]
+
+
+@pytest.fixture(scope="session")
+def npm_packages():
+    from edgelstm.web import npm
+
+    try:
+        return npm.find_packages(install=False)
+    except EdgeLSTMError as error:
+        pytest.skip(f"the page's npm packages are not installed ({error}); `make install` runs npm ci")
+
+
+@pytest.fixture(scope="session")
+def browser_tools(npm_packages):
+    from edgelstm.web.browser import find_tools
+
+    try:
+        return find_tools(npm_packages)
+    except EdgeLSTMError as error:
+        pytest.skip(f"no browser to test the page in: {error}")
+
+
+@pytest.fixture(scope="session")
+def mobile_model(tiny_bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The stand-in MediaPipe model (web_mobile_fixture) of the tiny bundle's weights."""
+    pytest.importorskip("mediapipe", reason="building the MediaPipe model's metadata needs mediapipe")
+    bundle = Bundle.open(tiny_bundle)
+    scratch = tmp_path_factory.mktemp("mobile")
+    model = web_mobile_fixture.build_model(bundle.weights(), bundle.tokenizer.maxlen)
+    data = web_mobile_fixture.add_metadata(model, bundle.tokenizer.words, bundle.labels, scratch)
+    path = scratch / f"model-{web_mobile_fixture.FIXTURE_VARIANT}.tflite"
+    path.write_bytes(data)
+    return path
+
+
+@pytest.fixture(scope="session")
+def page(tiny_bundle: Path, mobile_model: Path, npm_packages, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from edgelstm.web.page import build_page
+
+    return build_page(tiny_bundle, tmp_path_factory.mktemp("web") / "page", packages=npm_packages,
+                      mediapipe_model=mobile_model, log=lambda line: None)
+
+
+def golden_texts(bundle: Bundle) -> tuple[list[str], np.ndarray]:
+    """Raw texts of the golden rows and their Keras probabilities.
+
+    Held-out rows are stored as ids: joining their words gives a text that tokenizes to the
+    same ids (an out-of-vocabulary id becomes a word the vocabulary lacks); edge cases are
+    stored as raw text.
+    """
+    golden = bundle.golden()
+    words = bundle.tokenizer.words
+    texts = [" ".join("qqzzxq" if i == VOCAB_OOV_ID else words[i - 2] for i in row if i)
+             for row, edge in zip(golden["ids"], golden["edge_case"]) if not edge]
+    texts += [str(text) for text in golden["edge_texts"]]
+    assert np.array_equal(bundle.tokenizer.encode(texts), golden["ids"]), "the texts do not give the golden ids"
+    return texts, golden["keras_probs"].astype(np.float64)
+
+
+@pytest.fixture(scope="session")
+def report(page: Path, tiny_bundle: Path, browser_tools, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    from edgelstm.web.browser import drive
+
+    texts, _ = golden_texts(Bundle.open(tiny_bundle))
+    shot = tmp_path_factory.mktemp("shot") / "page.png"
+    result = drive(page, texts, clients=["mediapipe", "onnxruntime"], tools=browser_tools, screenshot=shot)
+    result["screenshot_path"] = shot
+    assert "error" not in result, result["error"]
+    return result
+
+
+def browser_scores(report: dict, client: str) -> np.ndarray:
+    return np.array([row["score"] for row in report["results"][client]], dtype=np.float64)
+
+
+@pytest.mark.parametrize("client, variant", [("mediapipe", "tflite-fp32"), ("onnxruntime", "onnx-fp32")])
+def test_browser_matches_the_bundles_keras_outputs(report: dict, tiny_bundle: Path, client: str, variant: str) -> None:
+    """Every golden text, in the browser, gets the Keras probability within the float32 bound."""
+    _, keras = golden_texts(Bundle.open(tiny_bundle))
+    scores = browser_scores(report, client)
+    assert scores.shape == keras.shape and np.all(np.isfinite(scores))
+    bound = TOLERANCES[variant].max_abs_diff
+    assert np.max(np.abs(scores - keras)) <= bound, f"{client}: max |dp| {np.max(np.abs(scores - keras)):.2e} > {bound}"
+    assert [row["label"] for row in report["results"][client]] == [Bundle.open(tiny_bundle).labels[int(p >= 0.5)] for p in keras]
+
+
+def test_browser_equals_python_mediapipe(report: dict, tiny_bundle: Path, page: Path) -> None:
+    """The browser's MediaPipe (wasm) and Python's MediaPipe give the same scores from the same file."""
+    pytest.importorskip("mediapipe", reason="the Python MediaPipe comparison needs mediapipe")
+    from mediapipe.tasks.python import text
+    from mediapipe.tasks.python.core.base_options import BaseOptions
+
+    model = json.loads((page / "edgelstm-web.json").read_text())["clients"]["mediapipe"]["file"]
+    options = text.TextClassifierOptions(base_options=BaseOptions(model_asset_path=str(page / model)))
+    texts, _ = golden_texts(Bundle.open(tiny_bundle))
+    label = Bundle.open(tiny_bundle).labels[1]
+    with text.TextClassifier.create_from_options(options) as classifier:
+        python = np.array([next(c.score for c in classifier.classify(t).classifications[0].categories
+                                if c.category_name == label) for t in texts])
+    diff = np.max(np.abs(browser_scores(report, "mediapipe") - python))
+    assert diff <= BROWSER_VS_PYTHON_MAX_DIFF, f"browser vs Python MediaPipe: max |dp| {diff:.2e}"
+
+
+def test_page_loads_only_from_its_own_folder(report: dict) -> None:
+    """No CDN: every request goes to the page's server, none fails, the page logs no error."""
+    assert report["requests"], "the driver saw no request"
+    outside = [url for url in report["requests"] if not url.startswith(report["url"])]
+    assert not outside, f"the page asked other addresses: {outside}"
+    assert not report["failed"], report["failed"]
+    assert not report["pageErrors"], report["pageErrors"]
+    assert any(url.endswith(".wasm") for url in report["requests"])
+
+
+def test_a_person_sees_the_label_and_score(report: dict) -> None:
+    """Typing the first text and pressing Classify shows the label the API gives, and its score."""
+    first = report["results"]["mediapipe"][0]
+    assert report["shown"]["label"] == first["label"]
+    assert f"{first['score']:.4f}" in report["shown"]["score"]
+    assert report["screenshot_path"].stat().st_size > 0
+
+
+def _tricky_tokenizer(words: list[str]) -> dict:
+    return Tokenizer(kind="vocab", maxlen=12, vocab_size=len(words) + 2, words=words).to_dict()
+
+
+def _naive_words(text: str) -> list[str]:
+    """What a port using toLowerCase and JavaScript's \\s would see: the forms the test must tell apart."""
+    text = unicodedata.normalize("NFKC", text).lower()
+    kept = [c if c == "'" or unicodedata.category(c)[0] not in "PS" else " " for c in text]
+    return "".join(kept).replace("\ufeff", " ").split()
+
+
+def test_javascript_tokenizer_equals_python(page: Path, browser_tools, tmp_path: Path) -> None:
+    """The page's tokenizer.js, in Chromium, gives Python's ids for texts where JS and Python differ."""
+    from edgelstm.runtime.tokenizer import standardize
+    from edgelstm.web.browser import drive
+
+    right = sorted({w for t in TRICKY_TEXTS for w in standardize(t)})
+    naive = sorted({w for t in TRICKY_TEXTS for w in _naive_words(t)} - set(right))
+    assert naive, "no text tells a toLowerCase port apart: the test would prove nothing"
+    data = _tricky_tokenizer(right + naive)
+    work = Path(shutil.copytree(page, tmp_path / "page"))
+    tables = json.loads((work / "tokenizer-web.json").read_text())["tables"]
+    (work / "tokenizer-web.json").write_text(json.dumps({**data, "tables": tables}, ensure_ascii=False))
+    result = drive(work, TRICKY_TEXTS, clients=[], tools=browser_tools, encode=True)
+    assert "error" not in result, result["error"]
+    expected = Tokenizer.from_dict(data).encode(TRICKY_TEXTS).tolist()
+    for text, js, py in zip(TRICKY_TEXTS, result["encoded"], expected):
+        assert js == py, f"{text!r}: JavaScript {js} != Python {py}"
+
+
+def test_web_verb_refuses_what_it_cannot_do(tiny_bundle: Path, tmp_path: Path, npm_packages) -> None:
+    from edgelstm.__main__ import main
+
+    out = tmp_path / "page"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    assert main(["web", str(tiny_bundle), "--out", str(out)]) == 2
+    assert main(["web", str(tiny_bundle), "--out", str(out), "--force"]) == 2
+    assert (out / "notes.txt").read_text() == "mine"
+    assert main(["web", str(tiny_bundle), "--out", str(tmp_path / "p2"), "--variant", "nope"]) == 2
+    assert main(["web", str(tmp_path / "missing"), "--out", str(tmp_path / "p3")]) == 2

@@ -1,0 +1,120 @@
+// The page's logic: load the bundle's clients from this folder, classify what is typed.
+//
+// window.edgelstm is the page's programmatic face (the tests and `edgelstm bench` use it):
+//   await edgelstm.ready                      -> {clients: [...], loadMs: {client: ms}}
+//   await edgelstm.classify(texts, client)    -> [{label, score, scores: {label: p}}], score of labels[1]
+import { Tokenizer } from "./tokenizer.js";
+
+const config = await (await fetch("./edgelstm-web.json")).json();
+const labels = config.labels;
+
+async function loadMediaPipe(spec) {
+  const { FilesetResolver, TextClassifier } = await import(spec.module);
+  const wasm = await FilesetResolver.forTextTasks(new URL(spec.wasm, location.href).href);
+  const classifier = await TextClassifier.createFromOptions(wasm, {
+    baseOptions: { modelAssetPath: spec.file },
+    maxResults: -1,
+  });
+  return (text) => {
+    const scores = {};
+    for (const c of classifier.classify(text).classifications[0].categories) scores[c.categoryName] = c.score;
+    return scores;
+  };
+}
+
+async function loadOnnx(spec) {
+  const ort = await import(spec.module);
+  ort.env.wasm.wasmPaths = new URL(spec.wasm, location.href).href;
+  // A plain static server sends no COOP/COEP headers, so no SharedArrayBuffer: one thread.
+  ort.env.wasm.numThreads = 1;
+  const [session, tokenizerData] = await Promise.all([
+    ort.InferenceSession.create(spec.file, { executionProviders: ["wasm"] }),
+    fetch(spec.tokenizer).then((r) => r.json()),
+  ]);
+  const tokenizer = new Tokenizer(tokenizerData);
+  encoders[spec.variant] = (text) => Array.from(tokenizer.encode(text));
+  const zeros = new Float32Array(spec.hidden);
+  return async (text) => {
+    const feeds = { [spec.inputs.ids]: new ort.Tensor("int32", tokenizer.encode(text), [1, tokenizer.maxlen]) };
+    if (spec.inputs.h0) {
+      feeds[spec.inputs.h0] = new ort.Tensor("float32", zeros, [1, spec.hidden]);
+      feeds[spec.inputs.c0] = new ort.Tensor("float32", zeros, [1, spec.hidden]);
+    }
+    const p = (await session.run(feeds))[spec.output].data[0];
+    return { [labels[0]]: 1 - p, [labels[1]]: p };
+  };
+}
+
+const LOADERS = { mediapipe: loadMediaPipe, onnxruntime: loadOnnx };
+const runners = {};
+const encoders = {};  // the JavaScript tokenizer, exposed so tests compare it with Python's
+const loadMs = {};
+
+async function loadAll() {
+  for (const [name, spec] of Object.entries(config.clients)) {
+    const start = performance.now();
+    runners[name] = await LOADERS[name](spec);
+    loadMs[name] = performance.now() - start;
+  }
+  // Milliseconds since navigation began: what a person waits before the page can classify.
+  return { clients: Object.keys(runners), loadMs, readyMs: performance.now() };
+}
+
+function result(scores) {
+  const score = scores[labels[1]];
+  return { label: score >= config.threshold ? labels[1] : labels[0], score, scores };
+}
+
+async function classify(texts, client = Object.keys(runners)[0]) {
+  const run = runners[client];
+  if (!run) throw new Error(`no client ${client}: this page has ${Object.keys(runners).join(", ")}`);
+  const out = [];
+  for (const text of texts) out.push(result(await run(text)));
+  return out;
+}
+
+const ready = loadAll();
+function encode(texts) {
+  const [encoder] = Object.values(encoders);
+  if (!encoder) throw new Error("this page has no JavaScript tokenizer (it is built with the ONNX client)");
+  return texts.map(encoder);
+}
+
+window.edgelstm = { ready, classify, encode, config };
+
+// The form a person uses.
+document.getElementById("about").textContent =
+  `Bundle ${config.bundle.name}: labels ${labels.join(" / ")}, a text is ${labels[1]} when its score is at least ${config.threshold}.`;
+const status = document.getElementById("status");
+const picker = document.getElementById("client");
+const form = document.getElementById("form");
+const answer = document.getElementById("answer");
+
+for (const [name, spec] of Object.entries(config.clients)) {
+  const option = document.createElement("option");
+  option.value = name;
+  option.textContent = `${spec.title} (${spec.file})`;
+  picker.append(option);
+}
+
+ready.then(({ loadMs: ms }) => {
+  status.textContent = "Ready: " + Object.entries(ms).map(([n, t]) => `${config.clients[n].title} loaded in ${Math.round(t)} ms`).join(", ") + ".";
+  form.querySelector("button").disabled = false;
+}, (error) => {
+  status.textContent = `Could not load the model: ${error.message ?? error}`;
+  status.className = "error";
+});
+
+form.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const text = document.getElementById("text").value;
+  const start = performance.now();
+  const [r] = await classify([text], picker.value);
+  const ms = performance.now() - start;
+  answer.hidden = false;
+  document.getElementById("label").textContent = r.label;
+  document.getElementById("score").textContent = `${labels[1]} score ${r.score.toFixed(4)} (threshold ${config.threshold}); ` +
+    labels.map((name) => `${name} ${r.scores[name].toFixed(4)}`).join(", ");
+  document.getElementById("took").textContent = `${ms.toFixed(1)} ms, ${config.clients[picker.value].title}`;
+  answer.className = r.label === labels[1] ? "second" : "first";
+});
