@@ -52,6 +52,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     what.add_argument("--keras-model", metavar="RUN/model.keras",
                       help="the original model for the Keras baseline rows (default: the manifest's source run, if it still exists)")
     what.add_argument("--no-keras", dest="keras", action="store_false", help="skip the Keras baseline rows")
+    what.add_argument("--no-browser", dest="browser", action="store_false",
+                      help="skip the web page's rows in headless Chromium (measured where chromium and node are installed)")
     how = parser.add_argument_group("how long and how")
     how.add_argument("--runs", type=int, default=DEFAULT_RUNS, help=f"timed calls per phase at most (default {DEFAULT_RUNS})")
     how.add_argument("--warmup", type=int, default=DEFAULT_WARMUP, help=f"untimed calls first (default {DEFAULT_WARMUP})")
@@ -90,7 +92,8 @@ def run_bench(args: argparse.Namespace) -> int:
 
     settings = BenchSettings(variants=args.variants or [], backends=args.backends or [], warmup=args.warmup,
                              runs=args.runs, seconds=args.seconds, batch_size=args.batch_size, threads=args.threads,
-                             max_examples=args.max_examples, keras=args.keras, plots=args.plots)
+                             max_examples=args.max_examples, keras=args.keras, plots=args.plots,
+                             browser=args.browser)
     out = args.out or DEFAULT_OUT_ROOT / Path(args.bundle).resolve().name
     resolved = resolved_arguments(args, settings, out)
     results = benchmark(args.bundle, settings, data=args.data, keras_model=args.keras_model,
@@ -121,7 +124,8 @@ def resolved_arguments(args: argparse.Namespace, settings: BenchSettings, out: P
     for option, value in (("--data", args.data), ("--keras-model", args.keras_model)):
         if value:
             argv += [option, str(value)]
-    argv += [flag for flag, off in (("--no-keras", not settings.keras), ("--no-plots", not settings.plots)) if off]
+    argv += [flag for flag, off in (("--no-keras", not settings.keras), ("--no-plots", not settings.plots),
+                                                 ("--no-browser", not settings.browser)) if off]
     return argv
 
 

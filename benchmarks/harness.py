@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from edgelstm import __version__
+from edgelstm.benchmarks.browser import browser_rows
 from edgelstm.benchmarks.inputs import prepare_inputs
 from edgelstm.benchmarks.machine import machine_info
 from edgelstm.benchmarks.progress import Progress
@@ -39,6 +40,10 @@ def benchmark(bundle_path: str | Path, settings: BenchSettings, *, data: str | P
         with np.load(inputs_file) as arrays:
             first_ids = arrays["latency_ids"][0].tolist()
         results = measure_rows(rows, bundle, settings, inputs_file, first_ids, show_progress)
+    if settings.browser and settings.backends:
+        notes.append("no browser rows: --backends names the Python backends to measure; leave it out for the browser rows")
+    elif settings.browser:
+        results += browser_rows(bundle, notes, wanted=settings.variants)
     add_sizes(results, bundle)
     add_speedups(results)
     return {

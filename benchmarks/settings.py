@@ -50,6 +50,7 @@ class BenchSettings:
     max_examples: int = DEFAULT_MAX_EXAMPLES
     keras: bool = True
     plots: bool = True
+    browser: bool = True  # the web page's rows in headless Chromium, where it is installed
 
     def __post_init__(self) -> None:
         checks = {"--warmup": self.warmup >= 0, "--runs": self.runs >= 1, "--seconds": self.seconds > 0,

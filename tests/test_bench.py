@@ -47,7 +47,7 @@ def full_run(tmp_path_factory: pytest.TempPathFactory, tiny_bundle: Path, tiny_r
     """Every variant x installed backend, the Keras baselines, --data, plots."""
     out = tmp_path_factory.mktemp("bench-full")
     code = main(["bench", str(tiny_bundle), *SMOKE, "--batch-size", str(BATCH), "--data", str(labelled_csv),
-                 "--keras-model", str(tiny_run / "model.keras"), "--out", str(out)])
+                 "--keras-model", str(tiny_run / "model.keras"), "--no-browser", "--out", str(out)])
     assert code == 0
     return json.loads((out / "results.json").read_text(encoding="utf-8")), out
 

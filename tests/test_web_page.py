@@ -198,3 +198,22 @@ def test_web_verb_refuses_what_it_cannot_do(tiny_bundle: Path, tmp_path: Path, n
     assert (out / "notes.txt").read_text() == "mine"
     assert main(["web", str(tiny_bundle), "--out", str(tmp_path / "p2"), "--variant", "nope"]) == 2
     assert main(["web", str(tmp_path / "missing"), "--out", str(tmp_path / "p3")]) == 2
+
+
+def test_bench_gets_browser_rows(tiny_bundle: Path, browser_tools, tmp_path: Path) -> None:
+    """`edgelstm bench` adds one row per page client, with latency, load time and parity figures."""
+    from edgelstm.__main__ import main
+
+    out = tmp_path / "bench"
+    assert main(["bench", str(tiny_bundle), "--no-keras", "--no-plots", "--no-progress", "--runs", "2",
+                 "--warmup", "1", "--variants", "onnx-fp32", "--out", str(out)]) == 0
+    results = json.loads((out / "results.json").read_text())
+    rows = [row for row in results["rows"] if row["kind"] == "browser"]
+    assert rows, results["notes"]
+    golden = results["inputs"]["golden_count"]
+    for row in rows:
+        assert row["backend"].startswith("chromium/") and row["status"] == "ok"
+        assert row["latency"]["real"]["runs"] == golden - 1 and row["latency"]["real"]["p50_ms"] > 0
+        assert row["timings"]["cold_start_s"] >= row["timings"]["load_s"] > 0
+        assert row["parity"]["passed"] and row["parity"]["n"] == golden
+        assert f"| {row['variant']} / {row['backend']} |" in (out / "results.md").read_text()

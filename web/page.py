@@ -60,7 +60,7 @@ def build_page(bundle_dir: str | Path, out: str | Path, *, packages: npm.NpmPack
     """
     bundle = Bundle.open(bundle_dir)
     clients = choose_clients(bundle, mediapipe_variant=mediapipe_variant, onnx=onnx,
-                             outside_model=mediapipe_model is not None)
+                             outside_model=mediapipe_model is not None, log=log)
     out = Path(out)
     with staging.staging(out, force=force, marker=PAGE_CONFIG, kind="page folder") as folder:
         for item in STATIC.iterdir():
@@ -87,7 +87,8 @@ def mediapipe_variants(bundle: Bundle) -> list[str]:
             if bundle.variants.get(name, {}).get("client") == MEDIAPIPE_CLIENT]
 
 
-def choose_clients(bundle: Bundle, *, mediapipe_variant: str | None, onnx: bool, outside_model: bool) -> PageClients:
+def choose_clients(bundle: Bundle, *, mediapipe_variant: str | None, onnx: bool, outside_model: bool,
+                   log: Callable[[str], None] = print) -> PageClients:
     available = mediapipe_variants(bundle)
     if mediapipe_variant is not None and mediapipe_variant not in available:
         raise ConfigError(f"--variant {mediapipe_variant!r} is not a passed MediaPipe variant of {bundle.root}: "
@@ -98,7 +99,7 @@ def choose_clients(bundle: Bundle, *, mediapipe_variant: str | None, onnx: bool,
         raise BundleError(f"{bundle.root} has no variant a browser runs: neither a MediaPipe variant "
                           f"nor a passed {ONNX_VARIANT}; re-export it with the [mediapipe] extra installed")
     if chosen is None and not outside_model:
-        print(f"edgelstm: warning: {bundle.root} has no MediaPipe variant; the page runs {ONNX_VARIANT} only")
+        log(f"warning: {bundle.root} has no MediaPipe variant; the page runs {ONNX_VARIANT} only")
     return PageClients(chosen, onnx_variant)
 
 
