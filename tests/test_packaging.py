@@ -30,7 +30,7 @@ FORBIDDEN = ("tensorflow", "tensorflow-cpu", "tensorflow-intel", "tensorflow-io-
 PI_ENVIRONMENT = {**default_environment(), "platform_machine": "aarch64", "python_version": "3.11",
                   "python_full_version": "3.11.2", "sys_platform": "linux", "platform_system": "Linux"}
 SUBPACKAGES = ("edgelstm", "edgelstm.train", "edgelstm.export", "edgelstm.runtime",
-               "edgelstm.runtime.backends", "edgelstm.benchmarks")
+               "edgelstm.runtime.backends", "edgelstm.benchmarks", "edgelstm.web")
 
 
 def pip(python: str | Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
@@ -118,6 +118,16 @@ def test_resolved_device_install_pulls_no_build_time_package(wheel: Path, extra:
     assert not forbidden_in(installed), f"pip install 'edgelstm[{extra}]' would install {forbidden_in(installed)}"
     if extra == "tflite-runtime":
         assert installed["numpy"].startswith("1."), installed
+
+
+def test_wheel_carries_the_web_page_and_its_npm_lock_file(wheel: Path) -> None:
+    """`edgelstm web` from an installed wheel needs the page's files and the pinned lock file, not node_modules."""
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+    for name in ("static/index.html", "static/app.js", "static/tokenizer.js", "package.json",
+                 "package-lock.json", "drive.mjs"):
+        assert f"edgelstm/web/{name}" in names, f"the wheel lacks edgelstm/web/{name}"
+    assert not [n for n in names if "node_modules" in n], "the wheel must not carry node_modules"
 
 
 @pytest.fixture(scope="module")

@@ -21,8 +21,9 @@ import pytest
 
 from edgelstm.runtime.bundle import Bundle
 from edgelstm.runtime.errors import EdgeLSTMError
-from edgelstm.runtime.tokenizer import VOCAB_OOV_ID, Tokenizer
+from edgelstm.runtime.tokenizer import Tokenizer, keras_imdb_words, standardize
 from edgelstm.runtime.tolerances import BROWSER_VS_PYTHON_MAX_DIFF, TOLERANCES
+from edgelstm.web.texts import golden_texts
 
 sys.path.insert(0, str(Path(__file__).parent))
 import web_mobile_fixture  # noqa: E402 - a test helper beside this file
@@ -77,22 +78,6 @@ def page(tiny_bundle: Path, mobile_model: Path, npm_packages, tmp_path_factory: 
 
     return build_page(tiny_bundle, tmp_path_factory.mktemp("web") / "page", packages=npm_packages,
                       mediapipe_model=mobile_model, log=lambda line: None)
-
-
-def golden_texts(bundle: Bundle) -> tuple[list[str], np.ndarray]:
-    """Raw texts of the golden rows and their Keras probabilities.
-
-    Held-out rows are stored as ids: joining their words gives a text that tokenizes to the
-    same ids (an out-of-vocabulary id becomes a word the vocabulary lacks); edge cases are
-    stored as raw text.
-    """
-    golden = bundle.golden()
-    words = bundle.tokenizer.words
-    texts = [" ".join("qqzzxq" if i == VOCAB_OOV_ID else words[i - 2] for i in row if i)
-             for row, edge in zip(golden["ids"], golden["edge_case"]) if not edge]
-    texts += [str(text) for text in golden["edge_texts"]]
-    assert np.array_equal(bundle.tokenizer.encode(texts), golden["ids"]), "the texts do not give the golden ids"
-    return texts, golden["keras_probs"].astype(np.float64)
 
 
 @pytest.fixture(scope="session")
@@ -157,32 +142,39 @@ def test_a_person_sees_the_label_and_score(report: dict) -> None:
     assert report["screenshot_path"].stat().st_size > 0
 
 
-def _tricky_tokenizer(words: list[str]) -> dict:
-    return Tokenizer(kind="vocab", maxlen=12, vocab_size=len(words) + 2, words=words).to_dict()
-
-
-def _naive_words(text: str) -> list[str]:
+def _naive_words(text: str, kind: str) -> list[str]:
     """What a port using toLowerCase and JavaScript's \\s would see: the forms the test must tell apart."""
+    if kind == "keras-imdb":
+        return keras_imdb_words(text.upper().lower())  # a full case mapping round trip, not Python's lower()
     text = unicodedata.normalize("NFKC", text).lower()
     kept = [c if c == "'" or unicodedata.category(c)[0] not in "PS" else " " for c in text]
     return "".join(kept).replace("\ufeff", " ").split()
 
 
-def test_javascript_tokenizer_equals_python(page: Path, browser_tools, tmp_path: Path) -> None:
+def _tricky_tokenizer(kind: str) -> Tokenizer:
+    """A vocabulary holding both the right words of TRICKY_TEXTS and the wrong forms, with different ids."""
+    split = standardize if kind == "vocab" else keras_imdb_words
+    right = sorted({w for t in TRICKY_TEXTS for w in split(t) if w})
+    naive = sorted({w for t in TRICKY_TEXTS for w in _naive_words(t, kind) if w} - set(right))
+    if kind == "vocab":
+        assert naive, "no text tells a toLowerCase port apart: the test would prove nothing"
+        return Tokenizer(kind="vocab", maxlen=12, vocab_size=len(right) + len(naive) + 2, words=right + naive)
+    index = {word: rank for rank, word in enumerate(right + naive, start=1)}
+    return Tokenizer.from_keras_word_index(index, num_words=len(index) + 3 - 2, maxlen=12)  # the last 2 are OOV
+
+
+@pytest.mark.parametrize("kind", ["vocab", "keras-imdb"])
+def test_javascript_tokenizer_equals_python(page: Path, browser_tools, tmp_path: Path, kind: str) -> None:
     """The page's tokenizer.js, in Chromium, gives Python's ids for texts where JS and Python differ."""
-    from edgelstm.runtime.tokenizer import standardize
     from edgelstm.web.browser import drive
 
-    right = sorted({w for t in TRICKY_TEXTS for w in standardize(t)})
-    naive = sorted({w for t in TRICKY_TEXTS for w in _naive_words(t)} - set(right))
-    assert naive, "no text tells a toLowerCase port apart: the test would prove nothing"
-    data = _tricky_tokenizer(right + naive)
+    tokenizer = _tricky_tokenizer(kind)
     work = Path(shutil.copytree(page, tmp_path / "page"))
     tables = json.loads((work / "tokenizer-web.json").read_text())["tables"]
-    (work / "tokenizer-web.json").write_text(json.dumps({**data, "tables": tables}, ensure_ascii=False))
+    (work / "tokenizer-web.json").write_text(json.dumps({**tokenizer.to_dict(), "tables": tables}, ensure_ascii=False))
     result = drive(work, TRICKY_TEXTS, clients=[], tools=browser_tools, encode=True)
     assert "error" not in result, result["error"]
-    expected = Tokenizer.from_dict(data).encode(TRICKY_TEXTS).tolist()
+    expected = tokenizer.encode(TRICKY_TEXTS).tolist()
     for text, js, py in zip(TRICKY_TEXTS, result["encoded"], expected):
         assert js == py, f"{text!r}: JavaScript {js} != Python {py}"
 
