@@ -98,7 +98,8 @@ def install_into(folder: Path) -> NpmPackages:
     partial.mkdir(parents=True)
     for source in (PACKAGE_JSON, LOCK_FILE):
         shutil.copy2(source, partial / source.name)
-    result = subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--prefix", str(partial)],
+    # --omit=dev: the page needs no browser driver (playwright-core is for the tests and the bench).
+    result = subprocess.run([npm, "ci", "--omit=dev", "--no-audit", "--no-fund", "--prefix", str(partial)],
                             capture_output=True, text=True, timeout=NPM_TIMEOUT_S)
     if result.returncode != 0:
         shutil.rmtree(partial, ignore_errors=True)

@@ -17,7 +17,8 @@ async function loadMediaPipe(spec) {
   });
   return (text) => {
     const scores = {};
-    for (const c of classifier.classify(text).classifications[0].categories) scores[c.categoryName] = c.score;
+    // Categories come sorted by score; the index is the output position, so labels[index] names it.
+    for (const c of classifier.classify(text).classifications[0].categories) scores[labels[c.index]] = c.score;
     return scores;
   };
 }
