@@ -75,12 +75,21 @@ def mobile_model(tiny_bundle: Path, tmp_path_factory: pytest.TempPathFactory) ->
     return path
 
 
-@pytest.fixture(scope="session")
-def page(tiny_bundle: Path, mobile_model: Path, npm_packages, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from edgelstm.web.page import build_page
+# The float32 mobile variant: held to the float32 bound against Keras.
+FLOAT_MOBILE = "mobile-fp32"
 
-    return build_page(tiny_bundle, tmp_path_factory.mktemp("web") / "page", packages=npm_packages,
-                      mediapipe_model=mobile_model, log=lambda line: None)
+
+@pytest.fixture(scope="session")
+def page(tiny_bundle: Path, npm_packages, request: pytest.FixtureRequest,
+         tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The page of the tiny bundle: its own mobile variant where export made one, else the stand-in."""
+    from edgelstm.web.page import build_page, mediapipe_variants
+
+    out = tmp_path_factory.mktemp("web") / "page"
+    if FLOAT_MOBILE in mediapipe_variants(Bundle.open(tiny_bundle)):
+        return build_page(tiny_bundle, out, packages=npm_packages, mediapipe_variant=FLOAT_MOBILE, log=lambda line: None)
+    return build_page(tiny_bundle, out, packages=npm_packages, mediapipe_model=request.getfixturevalue("mobile_model"),
+                      log=lambda line: None)
 
 
 def page_clients(page: Path) -> list[str]:
@@ -116,6 +125,7 @@ def test_browser_matches_the_bundles_keras_outputs(report: dict, tiny_bundle: Pa
     _, keras = golden_texts(Bundle.open(tiny_bundle))
     scores = browser_scores(report, client)
     assert scores.shape == keras.shape and np.all(np.isfinite(scores))
+    variant = json.loads((page / "edgelstm-web.json").read_text())["clients"][client]["variant"] or variant
     bound = TOLERANCES[variant].max_abs_diff
     assert np.max(np.abs(scores - keras)) <= bound, f"{client}: max |dp| {np.max(np.abs(scores - keras)):.2e} > {bound}"
     assert [row["label"] for row in report["results"][client]] == [Bundle.open(tiny_bundle).labels[int(p >= 0.5)] for p in keras]

@@ -25,6 +25,7 @@ from typing import Any, Callable
 from edgelstm import staging
 from edgelstm.runtime.bundle import Bundle
 from edgelstm.runtime.errors import BundleError, ConfigError
+from edgelstm.runtime.variants import VARIANTS
 from edgelstm.web import npm
 from edgelstm.web.unicode_tables import tables
 
@@ -82,9 +83,9 @@ def build_page(bundle_dir: str | Path, out: str | Path, *, packages: npm.NpmPack
 
 
 def mediapipe_variants(bundle: Bundle) -> list[str]:
-    """The bundle's passed variants that MediaPipe Tasks' TextClassifier runs, best first."""
+    """The bundle's passed variants that MediaPipe Tasks' TextClassifier runs (the mobile ones), best first."""
     return [name for name in bundle.manifest.get("variant_preference", [])
-            if bundle.variants.get(name, {}).get("client") == MEDIAPIPE_CLIENT]
+            if getattr(VARIANTS.get(name), "is_mobile", False)]
 
 
 def choose_clients(bundle: Bundle, *, mediapipe_variant: str | None, onnx: bool, outside_model: bool,
