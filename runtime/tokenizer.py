@@ -3,16 +3,15 @@
 Pure Python and numpy, so training and the device tokenize the same way by
 construction. Two kinds, both saved as `tokenizer.json`:
 
-* ``vocab``: a vocabulary fitted on the training texts. Standardization:
-  Unicode NFKC, case folding, ``<br />`` tags to spaces, every punctuation or
-  symbol character except the apostrophe to a space, split on whitespace.
-  Ids: 0 = padding, 1 = out-of-vocabulary, then words by descending count
-  (ties alphabetical), up to ``vocab_size`` ids in all.
+* ``vocab``: a vocabulary fitted on the training texts, on the words of one
+  standardization rule (`edgelstm.runtime.standardize`; the file names it, and
+  new runs use ``nfkc-casefold-br-punct-cjk-v2``: Chinese and Japanese
+  characters are words of their own). Ids: 0 = padding, 1 = out-of-vocabulary,
+  then words by descending count (ties alphabetical), up to ``vocab_size`` ids.
 * ``keras-imdb``: the encoding of ``keras.datasets.imdb.load_data`` so a model
-  trained on ``imdb.npz`` classifies raw text: lower-case, ASCII punctuation
-  except the apostrophe to spaces (``<br />`` leaves the word ``br``, as in the
-  Keras data), words missing from the index dropped, rank ``r`` -> ``r + 3``,
-  1 = start marker first, ids ``>= num_words`` -> 2 (out-of-vocabulary).
+  trained on ``imdb.npz`` classifies raw text: rule ``keras-imdb-v1``, words
+  missing from the index dropped, rank ``r`` -> ``r + 3``, 1 = start marker
+  first, ids ``>= num_words`` -> 2 (out-of-vocabulary).
 
 Both then pad and truncate at the front, like Keras' ``pad_sequences``
 defaults: a long text keeps its last ``maxlen`` tokens, a short one is
@@ -24,48 +23,53 @@ same as tokenizing it whole, in time and memory bounded by ``MAX_SCAN_CHARS``
 however long the text. A text whose last (first, with ``truncating="post"``)
 ``MAX_SCAN_CHARS`` characters hold fewer than ``maxlen`` tokens is read from
 that many characters only.
+
+File versions: ``format_version`` is the oldest reader that encodes the file
+exactly, so a reader that would misread a rule refuses the file instead.
+Version 1 knows ``nfkc-casefold-br-punct-v1`` and ``keras-imdb-v1``; version 2
+adds ``nfkc-casefold-br-punct-cjk-v2``. Files keep their rule when loaded and
+saved again, so their ids never change.
 """
 
 from __future__ import annotations
 
 import collections
 import json
-import re
-import string
-import unicodedata
 from dataclasses import dataclass, field
+from itertools import repeat
 from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
 
 from edgelstm.runtime.errors import BundleError, ConfigError, InputError
+from edgelstm.runtime.standardize import (
+    DEFAULT_VOCAB_RULE,
+    RULE_CJK,
+    RULE_KERAS,
+    RULE_V1,
+    check_rule,
+    ends_word,
+    keras_imdb_words,
+    standardize,
+)
 
-TOKENIZER_FORMAT_VERSION = 1
+# The newest format this edgelstm writes and reads, and the version each rule needs.
+TOKENIZER_FORMAT_VERSION = 2
+RULE_FORMAT_VERSIONS = {RULE_V1: 1, RULE_KERAS: 1, RULE_CJK: 2}
 PADDING_ID = 0
 VOCAB_OOV_ID = 1
 KERAS_START_ID, KERAS_OOV_ID, KERAS_INDEX_FROM = 1, 2, 3
 PADDING_SIDES = ("pre", "post")
+KINDS = ("vocab", "keras-imdb")
 
 # Long texts are read in windows of this many characters per kept token, growing
 # 4x, and never more than MAX_SCAN_CHARS characters: the memory bound of one text.
 WINDOW_CHARS_PER_TOKEN = 16
 MAX_SCAN_CHARS = 4 * 1024 * 1024
 
-_BR_TAG = re.compile(r"<br\s*/?>", re.IGNORECASE)
-_KERAS_PUNCTUATION = str.maketrans({c: " " for c in string.punctuation.replace("'", "") + "\t\n"})
-
-
-def standardize(text: str) -> list[str]:
-    """The ``vocab`` kind's standardization, documented in the module docstring."""
-    text = unicodedata.normalize("NFKC", _BR_TAG.sub(" ", text)).casefold()
-    kept = [c if c == "'" or unicodedata.category(c)[0] not in "PS" else " " for c in text]
-    return "".join(kept).split()
-
-
-def keras_imdb_words(text: str) -> list[str]:
-    """Split text exactly as the Keras IMDB preprocessing did."""
-    return text.lower().translate(_KERAS_PUNCTUATION).split(" ")
+__all__ = ["KERAS_OOV_ID", "KERAS_START_ID", "MAX_SCAN_CHARS", "PADDING_ID", "TOKENIZER_FORMAT_VERSION",
+           "VOCAB_OOV_ID", "Tokenizer", "keras_imdb_words", "pad_ids", "standardize"]
 
 
 def pad_ids(ids: Sequence[int], maxlen: int, *, padding: str = "pre", truncating: str = "pre") -> list[int]:
@@ -99,36 +103,53 @@ class Tokenizer:
     # keras-imdb kind: the full word -> rank index (1 = most frequent); the full index is
     # needed because Keras drops words absent from it but maps rare indexed words to OOV.
     word_index: dict[str, int] = field(default_factory=dict)
+    # The standardization rule (edgelstm.runtime.standardize), the file's "standardize";
+    # None: what new tokenizers of the kind use.
+    rule: str | None = None
 
     def __post_init__(self) -> None:
-        if self.kind not in ("vocab", "keras-imdb"):
+        if self.kind not in KINDS:
             raise ConfigError(f"unknown tokenizer kind {self.kind!r}: accepted are 'vocab' and 'keras-imdb'")
         if self.maxlen < 1 or self.vocab_size < 3:
             raise ConfigError(f"tokenizer needs maxlen >= 1 and vocab_size >= 3, got {self.maxlen} and {self.vocab_size}")
         for side in (self.padding, self.truncating):
             if side not in PADDING_SIDES:
                 raise ConfigError(f"padding/truncating side {side!r} is not one of {PADDING_SIDES}")
+        if self.kind == "vocab":
+            self.rule = check_rule(self.rule or DEFAULT_VOCAB_RULE)
+        elif self.rule not in (None, RULE_KERAS):
+            raise ConfigError(f"a keras-imdb tokenizer uses the rule {RULE_KERAS!r}, not {self.rule!r}")
+        else:
+            self.rule = RULE_KERAS
+        # word -> final id, so encoding is one dict lookup per word.
         self._ids = {word: i + 2 for i, word in enumerate(self.words)}
+        if self.kind == "keras-imdb":
+            self._ids = {word: (rank + KERAS_INDEX_FROM if rank + KERAS_INDEX_FROM < self.vocab_size else KERAS_OOV_ID)
+                         for word, rank in self.word_index.items()}
 
     @classmethod
-    def fit(cls, texts: Iterable[str], *, vocab_size: int, maxlen: int) -> "Tokenizer":
-        """Fit a ``vocab`` tokenizer on training texts only."""
+    def fit(cls, texts: Iterable[str], *, vocab_size: int, maxlen: int, rule: str = DEFAULT_VOCAB_RULE) -> "Tokenizer":
+        """Fit a ``vocab`` tokenizer on training texts only, with standardization `rule`."""
+        check_rule(rule)
         counts: collections.Counter[str] = collections.Counter()
         for position, text in enumerate(texts):
-            counts.update(standardize(_check_text(text, position)))
+            counts.update(standardize(_check_text(text, position), rule))
         ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
         words = [word for word, _ in ranked[: vocab_size - 2]]
-        return cls(kind="vocab", maxlen=maxlen, vocab_size=vocab_size, words=words)
+        return cls(kind="vocab", maxlen=maxlen, vocab_size=vocab_size, words=words, rule=rule)
 
     @classmethod
     def from_keras_word_index(cls, word_index: dict[str, int], *, num_words: int, maxlen: int) -> "Tokenizer":
         """The Keras IMDB encoding of ``imdb.load_data(num_words=num_words)``."""
         return cls(kind="keras-imdb", maxlen=maxlen, vocab_size=num_words, word_index=dict(word_index))
 
+    def split_words(self, text: str) -> list[str]:
+        """The words of `text` under this tokenizer's rule, before the vocabulary."""
+        return standardize(text, self.rule) if self.kind == "vocab" else keras_imdb_words(text)
+
     def tokens_to_ids(self, text: str) -> list[int]:
         """Ids of one whole text before padding and truncation."""
-        words = standardize(text) if self.kind == "vocab" else keras_imdb_words(text)
-        return self._word_ids(words, start=True)
+        return self._ids_of(self.split_words(text), start=True)
 
     def kept_ids(self, text: str) -> list[int]:
         """The ids of `text` that survive truncation to ``maxlen``, reading no more of it than needed."""
@@ -138,9 +159,12 @@ class Tokenizer:
             if ids is not None:
                 return ids
             size = min(4 * size, MAX_SCAN_CHARS)
-        return self._truncate(self.tokens_to_ids(text))
+        words = self.split_words(text)
+        if self.kind == "vocab":  # one id per word: cut before looking up
+            return self._ids_of(self._truncate(words), start=True)
+        return self._truncate(self._ids_of(words, start=True))
 
-    def _truncate(self, ids: list[int]) -> list[int]:
+    def _truncate(self, ids: list) -> list:
         if len(ids) <= self.maxlen:
             return ids
         return ids[-self.maxlen:] if self.truncating == "pre" else ids[:self.maxlen]
@@ -148,55 +172,66 @@ class Tokenizer:
     def _window_ids(self, text: str, size: int, *, enough_only: bool) -> list[int] | None:
         """Ids from the kept end's `size` characters, or None if they hold fewer than ``maxlen``.
 
-        The word at the window's edge is dropped unless whitespace lies just outside
-        the edge, so every word left is whole and the same as in the full text.
+        The word at the window's edge is dropped unless a character that always ends a
+        word lies just outside the edge, so every word left is whole and the same as in
+        the full text.
         """
         pre = self.truncating == "pre"
-        window = text[-size:] if pre else text[:size]
-        words = standardize(window) if self.kind == "vocab" else keras_imdb_words(window)
-        if not self._separates(text[-size - 1] if pre else text[size]):
+        words = self.split_words(text[-size:] if pre else text[:size])
+        if not ends_word(text[-size - 1] if pre else text[size], self.rule):
             words = words[1:] if pre else words[:-1]
-        ids = self._word_ids(words, start=not pre)
+        if self.kind == "vocab":
+            if enough_only and len(words) < self.maxlen:
+                return None
+            return self._ids_of(self._truncate(words), start=False)
+        ids = self._ids_of(words, start=not pre)
         if enough_only and len(ids) < self.maxlen:
             return None
         return self._truncate(ids)
 
-    def _separates(self, char: str) -> bool:
-        """True when `char` always ends a word, so a window cut beside it cuts no word."""
-        return char.isspace() if self.kind == "vocab" else char in " \t\n"
-
-    def _word_ids(self, words: list[str], *, start: bool) -> list[int]:
+    def _ids_of(self, words: list[str], *, start: bool) -> list[int]:
         if self.kind == "vocab":
-            return [self._ids.get(word, VOCAB_OOV_ID) for word in words]
+            return list(map(self._ids.get, words, repeat(VOCAB_OOV_ID)))
         ids = [KERAS_START_ID] if start else []
-        for word in words:
-            rank = self.word_index.get(word)
-            if rank is not None:  # absent words are dropped, as Keras did
-                token = rank + KERAS_INDEX_FROM
-                ids.append(token if token < self.vocab_size else KERAS_OOV_ID)
+        ids += [token for token in map(self._ids.get, words) if token is not None]  # absent words dropped, as Keras did
         return ids
 
     def encode(self, texts: Sequence[str] | str) -> np.ndarray:
         """Texts -> int32 array [len(texts), maxlen], padded and truncated at the front."""
+        return self.encode_with_lengths(texts)[0]
+
+    def encode_with_lengths(self, texts: Sequence[str] | str) -> tuple[np.ndarray, np.ndarray]:
+        """(ids int32 [n, maxlen] as `encode` gives them, real lengths int32 [n] as `lengths` gives them)."""
         if isinstance(texts, str):
             texts = [texts]
-        rows = [pad_ids(self.kept_ids(_check_text(t, i)), self.maxlen, padding=self.padding, truncating=self.truncating)
-                for i, t in enumerate(texts)]
-        return np.asarray(rows, dtype=np.int32).reshape(len(rows), self.maxlen)
+        elif not isinstance(texts, (list, tuple)):
+            texts = list(texts)
+        maxlen, pre = self.maxlen, self.padding == "pre"
+        ids = np.zeros((len(texts), maxlen), dtype=np.int32)  # PADDING_ID everywhere, then the tokens
+        lengths = np.zeros(len(texts), dtype=np.int32)
+        for row, text in enumerate(texts):
+            kept = self.kept_ids(_check_text(text, row))
+            if kept:
+                lengths[row] = len(kept)
+                if pre:
+                    ids[row, maxlen - len(kept):] = kept
+                else:
+                    ids[row, :len(kept)] = kept
+        return ids, lengths
 
     def lengths(self, texts: Sequence[str]) -> np.ndarray:
         """Real (unpadded, truncated) lengths of texts, for length-aware batching."""
         return np.asarray([len(self.kept_ids(_check_text(t, i))) for i, t in enumerate(texts)], dtype=np.int32)
 
     def to_dict(self) -> dict:
-        data = {"format_version": TOKENIZER_FORMAT_VERSION, "kind": self.kind, "maxlen": self.maxlen,
+        data = {"format_version": RULE_FORMAT_VERSIONS[self.rule], "kind": self.kind, "maxlen": self.maxlen,
                 "vocab_size": self.vocab_size, "padding": self.padding, "truncating": self.truncating,
                 "padding_id": PADDING_ID}
         if self.kind == "vocab":
-            data.update(oov_id=VOCAB_OOV_ID, standardize="nfkc-casefold-br-punct-v1", words=self.words)
+            data.update(oov_id=VOCAB_OOV_ID, standardize=self.rule, words=self.words)
         else:
             data.update(oov_id=KERAS_OOV_ID, start_id=KERAS_START_ID, index_from=KERAS_INDEX_FROM,
-                        standardize="keras-imdb-v1", word_index=self.word_index)
+                        standardize=self.rule, word_index=self.word_index)
         return data
 
     @classmethod
@@ -205,10 +240,11 @@ class Tokenizer:
         if not isinstance(data, dict):
             raise BundleError(f"{name} does not hold a JSON object")
         version = data.get("format_version")
-        if version != TOKENIZER_FORMAT_VERSION or isinstance(version, bool):
+        if type(version) is not int or not 1 <= version <= TOKENIZER_FORMAT_VERSION:
             raise BundleError(f"{name}: format_version {repr(version)[:20]} is not supported: this edgelstm reads "
-                              f"version {TOKENIZER_FORMAT_VERSION}")
+                              f"versions 1 to {TOKENIZER_FORMAT_VERSION}; upgrade edgelstm to read a newer file")
         fields = _checked_fields(data, name)
+        fields["rule"] = _file_rule(data, version, name)
         try:
             return cls(**fields)
         except ConfigError as error:
@@ -285,3 +321,17 @@ def _checked_word_index(index: object, name: str) -> dict[str, int]:
         if not word or len(word) > MAX_WORD_CHARS or isinstance(rank, bool) or not isinstance(rank, int) or rank < 1:
             raise BundleError(f"{name}: word_index maps {word[:40]!r} to {str(rank)[:20]!r}; ranks are integers >= 1")
     return index
+
+
+def _file_rule(data: dict, version: int, name: str) -> str:
+    """The rule a tokenizer file names; version 1 files written before the field existed mean their kind's v1 rule."""
+    rule = data.get("standardize")
+    if rule is None and version == 1:
+        return RULE_KERAS if data.get("kind") == "keras-imdb" else RULE_V1
+    if not isinstance(rule, str) or rule not in RULE_FORMAT_VERSIONS:
+        raise BundleError(f"{name} names the standardize rule {str(rule)[:60]!r}, which this edgelstm does not know "
+                          f"(it knows {', '.join(RULE_FORMAT_VERSIONS)}): upgrade edgelstm")
+    if version < RULE_FORMAT_VERSIONS[rule]:
+        raise BundleError(f"{name} has format_version {version} but its rule {rule!r} needs "
+                          f"format_version {RULE_FORMAT_VERSIONS[rule]}: the file is inconsistent")
+    return rule

@@ -53,3 +53,20 @@ def tiny_bundle(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
 def bundle_copy(tmp_path: Path, tiny_bundle: Path) -> Path:
     """A private copy of `tiny_bundle` that a test may damage."""
     return Path(shutil.copytree(tiny_bundle, tmp_path / "bundle"))
+
+
+@pytest.fixture(scope="session")
+def imdb_sample() -> tuple[list[str], dict[str, int]]:
+    """The 2,500 real reviews of the IMDB sample and Keras' word index, read-only from ../shared/data/imdb/
+    (or $EDGELSTM_IMDB_DIR); the tests that need them skip, saying so, where they are absent."""
+    import csv
+    import gzip
+    import json
+
+    folder = Path(os.environ.get("EDGELSTM_IMDB_DIR") or Path(__file__).resolve().parents[1].parent / "shared" / "data" / "imdb")
+    sample, index = folder / "imdb_train_sample2500.csv.gz", folder / "imdb_word_index.json"
+    if not (sample.is_file() and index.is_file()):
+        pytest.skip(f"IMDB sample or word index not found in {folder} (set EDGELSTM_IMDB_DIR)")
+    with gzip.open(sample, "rt", encoding="utf-8", newline="") as handle:
+        texts = [row["text"] for row in csv.DictReader(handle)]
+    return texts, json.loads(index.read_text(encoding="utf-8"))

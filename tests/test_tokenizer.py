@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import csv
-import gzip
 import json
-import os
 import random
 from pathlib import Path
 
@@ -23,23 +20,6 @@ from edgelstm.runtime.tokenizer import (
     pad_ids,
     standardize,
 )
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-def imdb_dir() -> Path:
-    return Path(os.environ.get("EDGELSTM_IMDB_DIR") or REPO.parent / "shared" / "data" / "imdb")
-
-
-def imdb_sample() -> tuple[list[str], dict[str, int]]:
-    folder = imdb_dir()
-    sample, index = folder / "imdb_train_sample2500.csv.gz", folder / "imdb_word_index.json"
-    if not (sample.is_file() and index.is_file()):
-        pytest.skip(f"IMDB sample or word index not found in {folder} (set EDGELSTM_IMDB_DIR)")
-    with gzip.open(sample, "rt", encoding="utf-8", newline="") as handle:
-        texts = [row["text"] for row in csv.DictReader(handle)]
-    return texts, json.loads(index.read_text(encoding="utf-8"))
-
 
 def test_standardize_folds_case_width_tags_and_punctuation_but_keeps_apostrophes() -> None:
     assert standardize("It's GREAT!<br /><br />Ｆｕｌｌ-width, «quoted» café") == [
@@ -141,10 +121,10 @@ def test_a_text_of_many_megabytes_reads_a_bounded_window() -> None:
 
 
 @pytest.mark.imdb
-def test_keras_imdb_encoding_matches_keras_text_to_word_sequence_on_real_reviews() -> None:
+def test_keras_imdb_encoding_matches_keras_text_to_word_sequence_on_real_reviews(imdb_sample) -> None:
     """The reference is Keras' own splitter (what built imdb.npz), not our re-reading of it."""
     text_module = pytest.importorskip("tf_keras.preprocessing.text", reason="tf_keras is an export-time extra")
-    texts, index = imdb_sample()
+    texts, index = imdb_sample
     tokenizer = Tokenizer.from_keras_word_index(index, num_words=10000, maxlen=200)
     for text in texts[:500]:
         words = text_module.text_to_word_sequence(text)  # lower-cased, Keras' punctuation filters, split on " "
@@ -155,8 +135,8 @@ def test_keras_imdb_encoding_matches_keras_text_to_word_sequence_on_real_reviews
 
 
 @pytest.mark.imdb
-def test_windowed_reading_matches_whole_text_on_every_real_review() -> None:
-    texts, index = imdb_sample()
+def test_windowed_reading_matches_whole_text_on_every_real_review(imdb_sample) -> None:
+    texts, index = imdb_sample
     tokenizers = [Tokenizer.from_keras_word_index(index, num_words=10000, maxlen=100),
                   Tokenizer.fit(texts[:300], vocab_size=2000, maxlen=100)]
     for tokenizer in tokenizers:
