@@ -24,6 +24,7 @@ from edgelstm.runtime import selection, signing, tuning
 from edgelstm.runtime.backends import base
 from edgelstm.runtime.bundle import Bundle
 from edgelstm.runtime.errors import BackendUnavailableError, BundleError, ConfigError, EdgeLSTMError, InputError
+from edgelstm.runtime.padding import steps_from_lengths
 from edgelstm.runtime.tolerances import LABEL_THRESHOLD
 
 log = logging.getLogger("edgelstm.runtime")
@@ -229,11 +230,20 @@ class Classifier:
         self._check_open()
         single = _is_single(texts)
         batch = as_texts(texts)
-        scores = np.empty(len(batch), dtype=np.float32)
-        for start in range(0, len(batch), CHUNK_TEXTS):
-            chunk = batch[start:start + CHUNK_TEXTS]
-            scores[start:start + len(chunk)] = self._run(self.tokenizer.encode(chunk))
+        if len(batch) <= CHUNK_TEXTS:
+            scores = self._run_texts(batch)
+        else:
+            scores = np.empty(len(batch), dtype=np.float32)
+            for start in range(0, len(batch), CHUNK_TEXTS):
+                chunk = batch[start:start + CHUNK_TEXTS]
+                scores[start:start + len(chunk)] = self._run_texts(chunk)
         return float(scores[0]) if single else scores
+
+    def _run_texts(self, texts: list[str]) -> np.ndarray:
+        ids, lengths = self.tokenizer.encode_with_lengths(texts)
+        # The tokenizer knows where each row's tokens start: the backend need not look for it.
+        steps = steps_from_lengths(lengths) if self.tokenizer.padding == "pre" else None
+        return self._run(ids, steps)
 
     def predict_ids(self, ids: np.ndarray | Sequence[Sequence[int]]) -> np.ndarray:
         """Already-encoded input: integer ids [n, maxlen] -> float32 probability of label 1 [n].
@@ -265,11 +275,20 @@ class Classifier:
             raise InputError(f"ids must lie in [0, {vocab}), got values from {array.min()} to {array.max()}")
         return array.astype(np.int32, copy=False)
 
-    def _run(self, ids: np.ndarray) -> np.ndarray:
+    def bare_call(self, ids: np.ndarray | Sequence[Sequence[int]]) -> Any:
+        """For benchmarks: the interpreter call that `predict_ids` makes for one row [1, maxlen], inputs
+        prepared in advance, as a zero-argument callable (what driving the interpreter directly costs)."""
+        self._check_open()
+        row = self.check_ids(ids)
+        if len(row) != 1:
+            raise InputError(f"bare_call takes one row [1, {self.tokenizer.maxlen}], got {len(row)} rows")
+        return self._backend.bare_call(row)
+
+    def _run(self, ids: np.ndarray, steps: np.ndarray | None = None) -> np.ndarray:
         if len(ids) == 0:
             return np.empty(0, dtype=np.float32)
         with self._gate:
-            return self._backend.predict_ids(ids)
+            return self._backend.predict_ids(ids, steps)
 
     def _check_open(self) -> None:
         if self._gate.closed:

@@ -77,6 +77,15 @@ def steps_needed(ids: np.ndarray) -> np.ndarray:
     return np.maximum(maxlen - first, 1).astype(np.int64)
 
 
+def steps_from_lengths(lengths: np.ndarray) -> np.ndarray:
+    """`steps_needed` of front-padded rows from their real lengths, without reading the ids.
+
+    The same because no token id is the padding id (0): a row of n real tokens starts its
+    tokens at maxlen - n, and an empty row still needs its one step.
+    """
+    return np.maximum(lengths, 1).astype(np.int64)
+
+
 def plan_groups(steps: np.ndarray, max_rows: int, *, call_us: float, step_us: float,
                 row_step_us: float) -> list[np.ndarray]:
     """Rows sorted by length and cut where the cost model says it pays: each group runs at its

@@ -21,7 +21,7 @@ identical. Calls stay serialized by the Classifier.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -59,6 +59,7 @@ class TFLiteBackend:
         self._workers = RowWorkers(workers)
         self._inputs, self._output = self._io_details(entry)
         self._input = self._inputs["ids"]
+        self._output_scale, self._output_zero_point = self._output.get("quantization", (0.0, 0))
         self._reset = bool(entry.get("reset_variables", True))
         # The fast path needs a model with state inputs and the bundle's table; else the padded way.
         self.fast_path = padding_states is not None and "h0" in self._inputs
@@ -125,16 +126,22 @@ class TFLiteBackend:
             return None
         return int(self._input["shape"][-1])
 
-    def predict_ids(self, ids: np.ndarray) -> np.ndarray:
+    def predict_ids(self, ids: np.ndarray, steps: np.ndarray | None = None) -> np.ndarray:
         """int ids [n, maxlen] -> float32 probabilities of label 1 [n], one invoke per row.
 
-        On the fast path each row runs only its real tokens, from the state its padding leads to.
+        On the fast path each row runs only its real tokens, from the state its padding leads
+        to; `steps` as in base.Backend.
         """
         if self._interpreters is None:
             raise BackendUnavailableError(f"the {self.name} backend was closed")
         ids = np.asarray(ids, dtype=self._input["dtype"])
         maxlen = ids.shape[1]
-        steps = steps_needed(ids) if self._states is not None else np.full(len(ids), maxlen)
+        if self._states is None:
+            steps = np.full(len(ids), maxlen)  # the padded way runs every step
+        elif steps is None:
+            steps = steps_needed(ids)
+        if len(ids) == 1:  # batch 1: one invoke on the calling thread
+            return np.array([self._invoke(0, ids[:, maxlen - int(steps[0]):])], dtype=np.float32)
         out = np.empty(len(ids), dtype=np.float32)
 
         def run_row(slot: int, row: int) -> None:  # worker `slot` owns interpreter `slot` during the call
@@ -163,12 +170,39 @@ class TFLiteBackend:
         interpreter.invoke()
         return float(self._dequantize(interpreter.get_tensor(self._output["index"])).reshape(-1)[0])
 
+    def bare_call(self, ids: np.ndarray) -> Callable[[], object]:
+        """base.Backend.bare_call: set the inputs, invoke, read the output, on interpreter 0
+        (with the reset and the resize to the row's length that `_invoke` would do)."""
+        ids = np.asarray(ids, dtype=self._input["dtype"])
+        if self._states is not None:
+            ids = np.ascontiguousarray(ids[:, ids.shape[1] - int(steps_needed(ids)[0]):])
+            h0, c0 = self._states.start(ids.shape[1], 1)
+        else:
+            h0 = c0 = self._zero_state
+        interpreter, steps = self._interpreters[0], self._steps
+        ids_index, output_index = self._input["index"], self._output["index"]
+        states = [] if h0 is None else [(self._inputs["h0"]["index"], h0), (self._inputs["c0"]["index"], c0)]
+
+        def call() -> object:
+            if self._reset:
+                interpreter.reset_all_variables()
+            if ids.shape[1] != steps[0]:
+                interpreter.resize_tensor_input(ids_index, list(ids.shape))
+                interpreter.allocate_tensors()
+                steps[0] = ids.shape[1]
+            interpreter.set_tensor(ids_index, ids)
+            for index, value in states:
+                interpreter.set_tensor(index, value)
+            interpreter.invoke()
+            return interpreter.get_tensor(output_index)
+
+        return call
+
     def _dequantize(self, value: np.ndarray) -> np.ndarray:
         # A fully integer model may hand out int8 probabilities with a scale and zero point.
-        scale, zero_point = self._output.get("quantization", (0.0, 0))
-        if scale and np.issubdtype(value.dtype, np.integer):
-            return (value.astype(np.float32) - zero_point) * scale
-        return value.astype(np.float32)
+        if self._output_scale and np.issubdtype(value.dtype, np.integer):
+            return (value.astype(np.float32) - self._output_zero_point) * self._output_scale
+        return value.astype(np.float32, copy=False)
 
     def close(self) -> None:
         # Workers first (none is mid-row then); dropping the last reference frees the

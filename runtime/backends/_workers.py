@@ -7,8 +7,10 @@ and each runs exactly as it would alone, so results equal those of one worker.
 
 from __future__ import annotations
 
-from concurrent.futures import Future, ThreadPoolExecutor, wait
-from typing import Callable, Sequence, TypeVar
+from typing import TYPE_CHECKING, Callable, Sequence, TypeVar
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 Unit = TypeVar("Unit")
 
@@ -18,9 +20,13 @@ class RowWorkers:
 
     def __init__(self, workers: int) -> None:
         self.workers = max(1, int(workers))
-        # The caller is worker 0, so one worker needs no pool and nothing changes.
-        self._executor = (ThreadPoolExecutor(self.workers - 1, thread_name_prefix="edgelstm-row")
-                          if self.workers > 1 else None)
+        # The caller is worker 0, so one worker needs no pool and nothing changes (nor imports
+        # concurrent.futures: start-up time).
+        self._executor = None
+        if self.workers > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._executor = ThreadPoolExecutor(self.workers - 1, thread_name_prefix="edgelstm-row")
 
     def run(self, work: Callable[[int, Unit], None], units: Sequence[Unit]) -> None:
         """work(slot, unit) for every unit; worker `slot` takes units slot, slot + N, ... one after another.
@@ -29,11 +35,17 @@ class RowWorkers:
         one unit (batch 1) runs on the calling thread. Returns when every worker is done,
         even if one failed, so no worker still writes when the caller moves on.
         """
-        shares = min(self.workers, len(units)) if self._executor is not None else 1
+        if self._executor is None or len(units) == 1:  # batch 1 pays nothing for the pool
+            for unit in units:
+                work(0, unit)
+            return
+        shares = min(self.workers, len(units))
 
         def run_share(slot: int) -> None:
             for unit in units[slot::shares]:
                 work(slot, unit)
+
+        from concurrent.futures import wait
 
         futures: list[Future] = [self._executor.submit(run_share, slot) for slot in range(1, shares)]
         try:

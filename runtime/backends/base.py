@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 
 import numpy as np
 
@@ -34,8 +34,17 @@ class Backend(Protocol):
     def unsupported_reason(cls, entry: dict[str, Any]) -> str | None:
         """Why this backend cannot run the variant `entry` describes, or None; decided before any native code runs."""
 
-    def predict_ids(self, ids: np.ndarray) -> np.ndarray:
-        """int32 ids [n, maxlen] -> float32 probabilities of label 1, shape [n]."""
+    def predict_ids(self, ids: np.ndarray, steps: np.ndarray | None = None) -> np.ndarray:
+        """int32 ids [n, maxlen] -> float32 probabilities of label 1, shape [n].
+
+        `steps`: per row, `padding.steps_needed(ids)` when the caller knows it already (the
+        tokenizer does), so a call spends nothing finding it again; None: computed from ids.
+        """
+
+    def bare_call(self, ids: np.ndarray) -> Callable[[], object]:
+        """The interpreter call `predict_ids(ids)` makes for one row [1, maxlen], every input prepared
+        in advance, as a zero-argument callable: what an app driving the interpreter itself pays.
+        Benchmarks time it beside `predict_ids` and raw text; nothing else should need it."""
 
     def close(self) -> None:
         """Release the interpreter; the backend is unusable afterwards."""

@@ -31,7 +31,7 @@ on its rows), so results are identical; a batch of one chunk runs on the calling
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -125,15 +125,18 @@ class NumpyLSTM:
                     f"{entry.get('precision')} model")
         return None
 
-    def predict_ids(self, ids: np.ndarray) -> np.ndarray:
-        """int ids [n, steps] -> float32 probabilities of label 1, shape [n]."""
+    def predict_ids(self, ids: np.ndarray, steps: np.ndarray | None = None) -> np.ndarray:
+        """int ids [n, steps] -> float32 probabilities of label 1, shape [n]; `steps` as in base.Backend."""
         if self._closed:
             raise BackendUnavailableError("the numpy backend was closed")
         ids = np.asarray(ids)
         out = np.empty(len(ids), dtype=np.float32)
         # Rows sorted by length, so each chunk starts near its own first real token (results do
         # not depend on the grouping: every row runs the same steps from the same states).
-        order = np.argsort(steps_needed(ids), kind="stable") if len(ids) > 1 else np.arange(len(ids))
+        if len(ids) > 1:
+            order = np.argsort(steps_needed(ids) if steps is None else steps, kind="stable")
+        else:
+            order = np.arange(len(ids))
         self._padding_table(ids.shape[1])  # filled here, so the workers only read it
 
         def run_chunk(slot: int, rows: np.ndarray) -> None:
@@ -141,6 +144,12 @@ class NumpyLSTM:
 
         self._workers.run(run_chunk, [order[start:start + CHUNK_ROWS] for start in range(0, len(ids), CHUNK_ROWS)])
         return out
+
+    def bare_call(self, ids: np.ndarray) -> Callable[[], object]:
+        """base.Backend.bare_call: the forward pass itself (numpy is this backend's interpreter)."""
+        ids = np.asarray(ids)
+        self._padding_table(ids.shape[1])
+        return lambda: self._forward(ids)
 
     def _forward(self, ids: np.ndarray) -> np.ndarray:
         rows, steps = ids.shape

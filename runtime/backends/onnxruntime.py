@@ -20,7 +20,7 @@ releases the GIL). The units are the ones a single worker runs, so results are i
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -91,34 +91,56 @@ class OnnxRuntime:
             return None
         return "h0", "c0", int(inputs["h0"].shape[-1])
 
-    def predict_ids(self, ids: np.ndarray) -> np.ndarray:
-        """int ids [n, maxlen] -> float32 probabilities of label 1 [n]."""
+    def predict_ids(self, ids: np.ndarray, steps: np.ndarray | None = None) -> np.ndarray:
+        """int ids [n, maxlen] -> float32 probabilities of label 1 [n]; `steps` as in base.Backend."""
         session = self._session
         if session is None:
             raise BackendUnavailableError("the onnxruntime backend was closed")
         ids = np.asarray(ids, dtype=self._input_dtype)
+        if self._states is None:
+            steps = None  # the padded way runs every step
+        elif steps is None:
+            steps = steps_needed(ids)
+        if len(ids) == 1:  # batch 1: one call, nothing to group or share out
+            return self._run_unit(session, ids, steps, slice(None))
         out = np.empty(len(ids), dtype=np.float32)
 
         def run_unit(slot: int, rows: np.ndarray) -> None:  # the session is shared: `slot` is not needed
-            out[rows] = self._run_unit(session, ids, rows)
+            out[rows] = self._run_unit(session, ids, steps, rows)
 
-        self._workers.run(run_unit, self._units(ids))
+        self._workers.run(run_unit, self._units(ids, steps))
         return out
 
-    def _units(self, ids: np.ndarray) -> list[np.ndarray]:
+    def _units(self, ids: np.ndarray, steps: np.ndarray | None) -> list[np.ndarray]:
         """Row indices of each call: length groups on the fast path, else chunks (single rows for dynint8)."""
-        if self._states is not None and len(ids) > 1:
-            return plan_groups(steps_needed(ids), self._chunk_rows, call_us=tuning.CALL_US, step_us=tuning.STEP_US,
+        if steps is not None:
+            return plan_groups(steps, self._chunk_rows, call_us=tuning.CALL_US, step_us=tuning.STEP_US,
                                row_step_us=tuning.ROW_STEP_US)
         size = self._chunk_rows
         return [np.arange(start, min(start + size, len(ids))) for start in range(0, len(ids), size)]
 
-    def _run_unit(self, session: Any, ids: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    def _run_unit(self, session: Any, ids: np.ndarray, steps: np.ndarray | None, rows: np.ndarray | slice) -> np.ndarray:
         """One call; on the fast path it runs only the group's longest real length."""
-        if self._states is None:
+        if steps is None:
             return self._run(session, ids[rows], None, None)
-        longest = int(steps_needed(ids[rows]).max())
-        return self._run(session, ids[rows, ids.shape[1] - longest:], *self._states.start(longest, len(rows)))
+        unit = ids[rows]
+        longest = int(steps[rows].max())
+        return self._run(session, unit[:, unit.shape[1] - longest:], *self._states.start(longest, len(unit)))
+
+    def bare_call(self, ids: np.ndarray) -> Callable[[], object]:
+        """base.Backend.bare_call: one session.run on the feed `_run` would build."""
+        ids = np.asarray(ids, dtype=self._input_dtype)
+        feed = {self._input_name: np.ascontiguousarray(ids)}
+        if self._states is not None:
+            steps = int(steps_needed(ids)[0])
+            feed[self._input_name] = np.ascontiguousarray(ids[:, ids.shape[1] - steps:])
+            h0, c0 = self._states.start(steps, 1)
+        elif self._state_names is not None:
+            h0 = c0 = np.zeros((1, self._state_names[2]), np.float32)
+        if self._state_names is not None:
+            feed[self._state_names[0]], feed[self._state_names[1]] = h0, c0
+        session, names = self._session, [self._output_name]
+        return lambda: session.run(names, feed)
 
     def _run(self, session: Any, ids: np.ndarray, h0: np.ndarray | None, c0: np.ndarray | None) -> np.ndarray:
         feed = {self._input_name: np.ascontiguousarray(ids)}
