@@ -44,6 +44,8 @@ and batch 1 cannot use a second one; a batch job passes threads=os.cpu_count().
 
 from __future__ import annotations
 
+import os
+
 # Row workers when the caller passes threads=None, per backend.
 DEFAULT_THREADS: dict[str, int] = {"onnxruntime": 1, "litert": 1, "tflite-runtime": 1, "numpy": 1}
 # Intra-op threads of every interpreter: a second one only slows this model (table above).
@@ -57,6 +59,13 @@ ROW_PARALLEL_BACKENDS = frozenset({"onnxruntime", "litert", "tflite-runtime", "n
 CALL_US = 50.0
 STEP_US = 3.4
 ROW_STEP_US = 1.4
+
+
+def verify_threads() -> int:
+    """Row workers of `verify` when none are asked for: one per core. verify is a batch job over
+    the golden set that owns the device while it runs, and rows split among workers give
+    results identical to one worker, so it checks exactly the same in less time."""
+    return max(1, os.cpu_count() or 1)
 
 
 def default_threads(backend: str) -> int | None:

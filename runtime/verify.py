@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from edgelstm.runtime import selection
+from edgelstm.runtime import selection, tuning
 from edgelstm.runtime.backends import base
 from edgelstm.runtime.bundle import Bundle
 from edgelstm.runtime.classifier import Classifier
@@ -72,8 +72,10 @@ def verify_bundle(path: str | Path, *, variants: list[str] | None = None, backen
 
     Named variants are checked even if they failed at export; named backends must be installed.
     Every listed file (the tokenizer included) is checked first; with `trusted_keys`, the
-    signature too (`Bundle.open`).
+    signature too (`Bundle.open`). `threads`: row workers (None: `tuning.verify_threads()`,
+    one per core; results do not depend on it).
     """
+    threads = threads or tuning.verify_threads()
     bundle = Bundle.open(path, check_files=True, trusted_keys=trusted_keys)
     golden = _golden(bundle)
     wanted_backends = _backends(backends)
