@@ -18,7 +18,9 @@ WORKER_MODULE = "edgelstm.benchmarks.worker"
 PROGRESS_MARKER = "@@edgelstm-bench-progress"
 PROTOCOL_VERSION = 1
 # A worker's phases in order, so the progress bar moves forward through a row.
-PHASES = ("load", "latency", "full-length", "short-length", "throughput", "parity", "accuracy")
+PHASES = ("load", "latency", "full-length", "short-length", "throughput", "text-throughput", "parity", "accuracy")
+# Beside the inputs .npz: {"texts": [...]} whose encoding is the .npz's latency_ids, for the raw-text phases.
+TEXTS_FILE = "latency_texts.json"
 
 
 def progress_line(phase: str, done: int, total: int) -> str:

@@ -81,6 +81,22 @@ SPEED_COLUMNS: list[tuple[str, Callable[[Row], str]]] = [
     ("x model.predict", lambda r: ratio(dig(r, "speedup", "model.predict"))),
     ("x tf.function", lambda r: ratio(dig(r, "speedup", "tf.function"))),
 ]
+def over_interpreter(row: Row, phase: str) -> str:
+    """A batch-1 p50 as a multiple of the bare interpreter call's p50 on the same ids, same rounds."""
+    ours, bare = dig(row, "latency", phase, "p50_ms"), dig(row, "latency", "interpreter", "p50_ms")
+    return f"{ours / bare:.2f}" if ours and bare else "-"
+
+
+# Raw text in (the call an app makes) beside ids in and the interpreter alone, batch 1 and batch N.
+TEXT_COLUMNS: list[tuple[str, Callable[[Row], str]]] = [
+    ("interpreter p50 ms", lambda r: fmt(dig(r, "latency", "interpreter", "p50_ms"))),
+    ("predict_ids p50 ms", lambda r: fmt(dig(r, "latency", "real", "p50_ms"))),
+    ("predict_proba([text]) p50 ms", lambda r: fmt(dig(r, "latency", "text", "p50_ms"))),
+    ("ids x interpreter", lambda r: over_interpreter(r, "real")),
+    ("text x interpreter", lambda r: over_interpreter(r, "text")),
+    ("texts/s (batch)", lambda r: fmt(dig(r, "text_throughput", "texts_per_s"), ".0f")),
+    ("tokenize % of batch", lambda r: fmt(dig(r, "text_throughput", "tokenize_share"), ".1f", 100)),
+]
 SETUP_COLUMNS: list[tuple[str, Callable[[Row], str]]] = [
     ("file", lambda r: r.get("file") or "-"),
     ("MB", lambda r: fmt(r.get("bytes"), ".2f", 1 / MB)),
@@ -134,6 +150,7 @@ def markdown(results: dict[str, Any], *, plots: list[str] = ()) -> str:
            if inputs.get("short_length") else ""),
         f"- throughput: batch {settings['batch_size']}; threads: {settings['threads'] or 'interpreter default'}",
         "", "## Speed", "", rows_table(results["rows"], SPEED_COLUMNS),
+        "", "## Raw text in", "", text_intro(results), "", rows_table(text_rows(results["rows"]), TEXT_COLUMNS),
         "", "## Start-up, size, memory, quality", "", rows_table(results["rows"], SETUP_COLUMNS), "",
         f"Parity is on the bundle's {inputs['golden_count']} golden inputs against the Keras outputs it stores"
         + (f"; data accuracy on {inputs['data']['used']} texts of {inputs['data']['path']}" if inputs.get("data") else "")
@@ -144,6 +161,21 @@ def markdown(results: dict[str, Any], *, plots: list[str] = ()) -> str:
     if plots:
         lines += ["", "## Plots", ""] + [f"![{Path(p).stem}]({Path(p).name})" for p in plots]
     return "\n".join(lines) + "\n"
+
+
+def text_rows(rows: list[Row]) -> list[Row]:
+    """Rows with raw-text phases (bundle rows; the Keras model takes ids only)."""
+    return [row for row in rows if row.get("status") != "ok" or dig(row, "latency", "text")]
+
+
+def text_intro(results: dict[str, Any]) -> str:
+    texts = results["inputs"].get("texts") or {}
+    return (f"Batch 1, the three measured in interleaved rounds on the same {texts.get('count', '?')} inputs: the "
+            f"backend's bare interpreter call (inputs prepared in advance), `predict_ids` on the ids, and "
+            f"`predict_proba([text])` on texts that encode to those ids ({texts.get('source', '?')}, mean "
+            f"{fmt(dig(texts, 'chars', 'mean'), '.0f')} characters), tokenization included. Batch "
+            f"{results['settings']['batch_size']}: `predict_proba` of that many texts, and the tokenizer alone on "
+            "the same batches (p50s).")
 
 
 def write_markdown(results: dict[str, Any], out: Path, *, plots: list[str] = ()) -> Path:

@@ -65,3 +65,38 @@ def timed_calls(call: Callable[[int], object], *, warmup: int, runs: int, second
             stopped_by = "seconds"
             break
     return samples, stopped_by
+
+
+# Rounds of interleaved phases: enough that a burst of load on a shared machine lands in all of them.
+INTERLEAVE_ROUNDS = 6
+
+
+def interleaved_calls(calls: dict[str, Callable[[int], object]], *, warmup: int, runs: int, seconds: float,
+                      rounds: int = INTERLEAVE_ROUNDS,
+                      on_progress: Callable[[int, int], None] | None = None) -> dict[str, tuple[list[float], str]]:
+    """Time several ways of doing the same work in alternating rounds, for ratios between them.
+
+    The `runs` calls of each way are split over the rounds (at most `seconds` per way in all), so a
+    change of load on a shared machine hits every way alike instead of whichever ran then.
+    `call(i)` gets a counter per way that continues across rounds, so each way cycles its inputs
+    in the same order. Returns {name: (durations in seconds, what stopped it)} as `timed_calls` does.
+    """
+    for call in calls.values():
+        for i in range(warmup):
+            call(i)
+    rounds = max(1, min(rounds, runs))
+    shares = [runs // rounds + (1 if r < runs % rounds else 0) for r in range(rounds)]
+    samples: dict[str, list[float]] = {name: [] for name in calls}
+    stopped = dict.fromkeys(calls, "runs")
+    total = runs * len(calls)
+    for share in shares:
+        for name, call in calls.items():
+            offset = warmup + len(samples[name])
+            done, _ = timed_calls(lambda i, call=call, offset=offset: call(offset + i), warmup=0, runs=share,
+                                  seconds=seconds / rounds)
+            if len(done) < share:
+                stopped[name] = "seconds"
+            samples[name] += done
+            if on_progress is not None:
+                on_progress(sum(map(len, samples.values())), total)
+    return {name: (samples[name], stopped[name]) for name in calls}

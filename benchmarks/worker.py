@@ -24,7 +24,7 @@ import traceback  # noqa: E402
 from typing import IO, Any, Callable  # noqa: E402
 
 from edgelstm.benchmarks.memory import current_rss_mb, peak_rss_mb  # noqa: E402
-from edgelstm.benchmarks.protocol import PROTOCOL_VERSION, dumps, progress_line  # noqa: E402
+from edgelstm.benchmarks.protocol import PROTOCOL_VERSION, TEXTS_FILE, dumps, progress_line  # noqa: E402
 from edgelstm.benchmarks.stats import summarize, timed_calls  # noqa: E402
 
 Predict = Callable[[Any], Any]
@@ -35,6 +35,8 @@ MAX_BATCH_WARMUP = 2
 # Rows per call when scoring the golden set and --data: untimed, so as large as memory
 # comfortably allows (Keras pays a large fixed cost per call).
 EVAL_BATCH = 256
+# Key of the loaded Classifier in a bundle load's info: used by the raw-text phases, never reported.
+CLASSIFIER = "_classifier"
 
 
 class Reporter:
@@ -82,7 +84,9 @@ def load_bundle_model(spec: dict) -> tuple[Predict, dict]:
     classifier = Classifier.load(spec["bundle"], variant=spec["variant"], backend=spec["backend"],
                                  threads=spec["threads"])
     # Classifier.load with both names loads exactly that pair or raises: record what it says it loaded.
-    return classifier.predict_ids, {"loaded": {"variant": classifier.variant, "backend": classifier.backend_name}}
+    # CLASSIFIER is the object itself, for the raw-text phases; measure() takes it out of the result.
+    return classifier.predict_ids, {"loaded": {"variant": classifier.variant, "backend": classifier.backend_name},
+                                    CLASSIFIER: classifier}
 
 
 def import_keras_stack(spec: dict) -> None:
@@ -148,6 +152,51 @@ def throughput(predict: Predict, ids: Any, spec: dict, progress: Callable[[int, 
             "sequences_per_s": size * len(samples) / total if total > 0 else None, "batch_latency": summary}
 
 
+def latency_with_raw_text(classifier: Any, ids: Any, texts: list[str], spec: dict,
+                          progress: Callable[[int, int], None]) -> dict[str, dict]:
+    """Batch 1 three ways, in interleaved rounds so their ratios hold on a busy machine:
+    `real` predict_ids on ids, `interpreter` the backend's bare interpreter call on the same ids
+    (inputs prepared in advance), `text` predict_proba([text]) on the texts those ids encode."""
+    from edgelstm.benchmarks.stats import interleaved_calls
+
+    rows = [ids[i:i + 1] for i in range(len(ids))]
+    bare = [classifier.bare_call(row) for row in rows]
+    calls = {"real": lambda i: classifier.predict_ids(rows[i % len(rows)]),
+             "interpreter": lambda i: bare[i % len(bare)](),
+             "text": lambda i: classifier.predict_proba([texts[i % len(texts)]])}
+    timed = interleaved_calls(calls, warmup=spec["warmup"], runs=spec["runs"], seconds=3 * spec["seconds"],
+                              on_progress=progress)
+    return {name: summarize(samples, stopped_by=stopped_by) for name, (samples, stopped_by) in timed.items()}
+
+
+def text_throughput(classifier: Any, texts: list[str], spec: dict, progress: Callable[[int, int], None]) -> dict:
+    """predict_proba on batches of `batch_size` raw texts, and the tokenizer alone on the same
+    batches in interleaved rounds: how much of a batch's time is tokenization."""
+    from edgelstm.benchmarks.stats import interleaved_calls
+
+    size = spec["batch_size"]
+    batches = [[texts[(k * size + j) % len(texts)] for j in range(size)] for k in range(8)]
+    calls = {"texts": lambda i: classifier.predict_proba(batches[i % len(batches)]),
+             "tokenize": lambda i: classifier.tokenizer.encode_with_lengths(batches[i % len(batches)])}
+    timed = interleaved_calls(calls, warmup=min(spec["warmup"], MAX_BATCH_WARMUP), runs=spec["runs"],
+                              seconds=2 * spec["seconds"], on_progress=progress)
+    whole, tokenize = (summarize(timed[name][0], stopped_by=timed[name][1]) for name in ("texts", "tokenize"))
+    for summary in (whole, tokenize):
+        summary.pop("samples_ms")
+    return {"batch_size": size, "batch_latency": whole, "tokenize_latency": tokenize,
+            "texts_per_s": 1000.0 * size / whole["p50_ms"] if whole["p50_ms"] else None,
+            # medians: a preempted call on a shared machine inflates a sum, not a median
+            "tokenize_share": tokenize["p50_ms"] / whole["p50_ms"] if whole["p50_ms"] else None}
+
+
+def read_texts(spec: dict) -> list[str] | None:
+    path = os.path.join(os.path.dirname(spec["inputs"]), TEXTS_FILE)
+    if not os.path.isfile(path):
+        return None
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)["texts"] or None
+
+
 def golden_parity(predict: Predict, spec: dict) -> dict:
     """Parity against the golden Keras outputs shipped in the bundle (runtime/parity.compare)."""
     import numpy as np
@@ -197,12 +246,19 @@ def measure(spec: dict) -> dict:
 
     with np.load(spec["inputs"], allow_pickle=False) as data:
         inputs = {key: data[key] for key in data.files}
+    classifier = info.pop(CLASSIFIER, None)
+    texts = read_texts(spec) if classifier is not None else None
     result = {"status": "ok", "protocol": PROTOCOL_VERSION, "timings": timings, **info}
-    result["latency"] = {"real": latency(predict, inputs["latency_ids"], spec, report.phase("latency")),
-                         "full": latency(predict, inputs["full_ids"], spec, report.phase("full-length"))}
+    if texts is not None:  # a bundle row: ids, the bare interpreter and raw text side by side
+        result["latency"] = latency_with_raw_text(classifier, inputs["latency_ids"], texts, spec, report.phase("latency"))
+    else:
+        result["latency"] = {"real": latency(predict, inputs["latency_ids"], spec, report.phase("latency"))}
+    result["latency"]["full"] = latency(predict, inputs["full_ids"], spec, report.phase("full-length"))
     if "short_ids" in inputs:  # inputs written before the short-length phase existed have none
         result["latency"]["short"] = latency(predict, inputs["short_ids"], spec, report.phase("short-length"))
     result["throughput"] = throughput(predict, inputs["latency_ids"], spec, report.phase("throughput"))
+    if texts is not None:
+        result["text_throughput"] = text_throughput(classifier, texts, spec, report.phase("text-throughput"))
     report("parity", 0, 1)
     result["parity"] = golden_parity(predict, spec)
     if "data_ids" in inputs:

@@ -114,6 +114,30 @@ def test_rows_hold_sane_figures(full_run: tuple[dict, Path]) -> None:
         assert row["threads"] == 1
 
 
+def test_bundle_rows_time_raw_text_beside_ids_and_the_bare_interpreter(full_run: tuple[dict, Path]) -> None:
+    results, out = full_run
+    texts = results["inputs"]["texts"]
+    assert texts["source"] == "data" and texts["encode_to_latency_ids"] == 1.0  # the same ids, as text
+    for row in results["rows"]:
+        if row["kind"] != "bundle":
+            assert "text" not in row["latency"] and "text_throughput" not in row  # Keras takes ids only
+            continue
+        for phase in ("interpreter", "text"):
+            assert row["latency"][phase]["runs"] == 2 and row["latency"][phase]["p50_ms"] > 0
+        batch = row["text_throughput"]
+        assert batch["batch_size"] == BATCH and batch["texts_per_s"] > 0
+        assert batch["tokenize_latency"]["p50_ms"] > 0 and batch["tokenize_share"] > 0
+    text = (out / "results.md").read_text(encoding="utf-8")
+    assert "## Raw text in" in text and "text x interpreter" in text
+
+
+def test_without_data_the_raw_text_phases_read_the_golden_ids_as_words(small_run: Path) -> None:
+    results = json.loads(small_run.read_text(encoding="utf-8"))
+    texts = results["inputs"]["texts"]
+    assert texts["source"] == "golden ids as words" and texts["encode_to_latency_ids"] == 1.0
+    assert results["rows"][0]["latency"]["text"]["p50_ms"] > 0
+
+
 def test_device_rows_never_import_tensorflow(full_run: tuple[dict, Path]) -> None:
     results, _ = full_run
     assert not [r["variant"] for r in results["rows"] if r["kind"] == "bundle" and r["tensorflow_imported"]]

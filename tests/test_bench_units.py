@@ -13,12 +13,12 @@ import pytest
 
 from edgelstm.benchmarks.compare import run_names
 from edgelstm.benchmarks.data import read_labelled, read_minimal
-from edgelstm.benchmarks.inputs import sample_indices
+from edgelstm.benchmarks.inputs import sample_indices, texts_of_ids
 from edgelstm.benchmarks.machine import machine_info
 from edgelstm.benchmarks.progress import Progress
 from edgelstm.benchmarks.protocol import dumps, jsonable, parse_progress, progress_line
 from edgelstm.benchmarks.settings import BenchSettings
-from edgelstm.benchmarks.stats import percentile, summarize, timed_calls
+from edgelstm.benchmarks.stats import interleaved_calls, percentile, summarize, timed_calls
 from edgelstm.runtime.errors import ConfigError, DataError
 
 LABELS = ["neg", "pos"]
@@ -133,3 +133,27 @@ def test_compare_names_runs_after_their_folder_when_files_share_a_name(tmp_path:
     paths = [tmp_path / "laptop" / "results.json", tmp_path / "pi4" / "results.json", tmp_path / "b.json"]
     assert run_names(paths) == ["laptop", "pi4", "b"]
     assert run_names([tmp_path / "x" / "results.json"] * 2) == ["x#1", "x#2"]
+
+
+def test_interleaved_calls_alternate_rounds_and_count_each_way_on() -> None:
+    order: list[tuple[str, int]] = []
+    calls = {"a": lambda i: order.append(("a", i)), "b": lambda i: order.append(("b", i))}
+    timed = interleaved_calls(calls, warmup=1, runs=7, seconds=60, rounds=3)
+    assert [len(timed[name][0]) for name in calls] == [7, 7] and timed["a"][1] == "runs"
+    timed_order = order[2:]  # after one warm-up call of each way
+    assert [name for name, _ in timed_order] == ["a"] * 3 + ["b"] * 3 + ["a"] * 2 + ["b"] * 2 + ["a"] * 2 + ["b"] * 2
+    assert [i for name, i in timed_order if name == "a"] == list(range(1, 8))  # one counter across rounds
+
+
+@pytest.mark.parametrize("kind", ["vocab", "keras-imdb"])
+def test_texts_of_ids_encode_back_to_the_same_ids(kind: str) -> None:
+    from edgelstm.runtime.tokenizer import Tokenizer
+
+    corpus = ["a wonderful film, it's moving", "dull and tedious <br /> film", "電影很好看"]
+    if kind == "vocab":
+        tokenizer = Tokenizer.fit(corpus, vocab_size=8, maxlen=6)  # small: some words are out of vocabulary
+    else:
+        tokenizer = Tokenizer.from_keras_word_index({"film": 1, "a": 2, "dull": 3, "it's": 4, "moving": 9},
+                                                    num_words=8, maxlen=6)
+    ids = tokenizer.encode(corpus + ["", "unknown words only"])
+    np.testing.assert_array_equal(tokenizer.encode(texts_of_ids(tokenizer, ids)), ids)
