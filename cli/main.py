@@ -68,9 +68,21 @@ def requested_verb(argv: Sequence[str]) -> str | None:
     return first if first in COMMANDS else None
 
 
+# Device verbs run numpy's BLAS on one thread unless the user says otherwise: its pool spins a
+# thread per core, and the runtime's products are small (the row workers are its parallelism,
+# edgelstm.runtime.tuning). With the default pool, verify's NumPy checks of the demo bundle
+# took 40x the CPU time. Read by OpenBLAS/MKL once, at numpy's import, hence here.
+SINGLE_BLAS_VERBS = ("verify", "predict")
+BLAS_THREAD_ENV = ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    parser = build_parser(requested_verb(argv))
+    verb = requested_verb(argv)
+    if verb in SINGLE_BLAS_VERBS and "numpy" not in sys.modules:
+        for name in BLAS_THREAD_ENV:
+            os.environ.setdefault(name, "1")
+    parser = build_parser(verb)
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):
         parser.print_help()

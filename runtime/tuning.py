@@ -25,7 +25,11 @@ bit-identical to threads=1 (runtime/backends/_workers.py). Per backend:
   rows k, k + N, ... one per invoke, with reset_all_variables() before each as before.
 - numpy: the backend's 32-row chunks run N at once (numpy releases the GIL in its
   products); a batch of 32 or fewer rows is one chunk, so it gains only above 32 rows.
-  BLAS stays on 1 thread: 2 BLAS threads plus 2 workers doubled the batch-64 time.
+  BLAS stays on 1 thread: 2 BLAS threads plus 2 workers doubled the batch-64 time, and
+  OpenBLAS's pool spins: verify's NumPy checks of the demo bundle took 4.3 s of CPU with
+  the default pool against 0.11 s with OPENBLAS_NUM_THREADS=1. `edgelstm verify` and
+  `predict` set it (unless already set, cli/main.py); an app using the numpy backend sets
+  OPENBLAS_NUM_THREADS=1 before importing numpy.
 
 Batch 32 of varied-length texts, one warm Classifier, mean of 50 calls (same machine):
 
