@@ -73,30 +73,44 @@ INTERLEAVE_ROUNDS = 6
 
 def interleaved_calls(calls: dict[str, Callable[[int], object]], *, warmup: int, runs: int, seconds: float,
                       rounds: int = INTERLEAVE_ROUNDS,
-                      on_progress: Callable[[int, int], None] | None = None) -> dict[str, tuple[list[float], str]]:
+                      on_progress: Callable[[int, int], None] | None = None) -> dict[str, dict[str, Any]]:
     """Time several ways of doing the same work in alternating rounds, for ratios between them.
 
     The `runs` calls of each way are split over the rounds (at most `seconds` per way in all), so a
     change of load on a shared machine hits every way alike instead of whichever ran then.
     `call(i)` gets a counter per way that continues across rounds, so each way cycles its inputs
-    in the same order. Returns {name: (durations in seconds, what stopped it)} as `timed_calls` does.
+    in the same order. Each call is timed on the wall clock and on this process's CPU clock: on
+    a busy machine the wall clock counts the time others had the core, the CPU clock does not.
+    Returns {name: {"wall": [s], "cpu": [s], "stopped_by": "runs" | "seconds"}}.
     """
     for call in calls.values():
         for i in range(warmup):
             call(i)
     rounds = max(1, min(rounds, runs))
     shares = [runs // rounds + (1 if r < runs % rounds else 0) for r in range(rounds)]
-    samples: dict[str, list[float]] = {name: [] for name in calls}
-    stopped = dict.fromkeys(calls, "runs")
+    timed: dict[str, dict[str, Any]] = {name: {"wall": [], "cpu": [], "stopped_by": "runs"} for name in calls}
     total = runs * len(calls)
     for share in shares:
         for name, call in calls.items():
-            offset = warmup + len(samples[name])
-            done, _ = timed_calls(lambda i, call=call, offset=offset: call(offset + i), warmup=0, runs=share,
-                                  seconds=seconds / rounds)
-            if len(done) < share:
-                stopped[name] = "seconds"
-            samples[name] += done
+            record = timed[name]
+            offset, deadline = warmup + len(record["wall"]), time.perf_counter() + seconds / rounds
+            for i in range(share):
+                wall, cpu = time.perf_counter(), time.process_time()
+                call(offset + i)
+                record["cpu"].append(time.process_time() - cpu)
+                record["wall"].append(time.perf_counter() - wall)
+                if time.perf_counter() >= deadline and i + 1 < share:
+                    record["stopped_by"] = "seconds"
+                    break
             if on_progress is not None:
-                on_progress(sum(map(len, samples.values())), total)
-    return {name: (samples[name], stopped[name]) for name in calls}
+                on_progress(sum(len(r["wall"]) for r in timed.values()), total)
+    return timed
+
+
+def summarize_interleaved(record: dict[str, Any]) -> dict[str, Any]:
+    """`summarize` of the wall clock samples, plus the CPU clock's p50 and mean."""
+    summary = summarize(record["wall"], stopped_by=record["stopped_by"])
+    cpu = sorted(1000.0 * s for s in record["cpu"])
+    summary["cpu_p50_ms"] = percentile(cpu, 50)
+    summary["cpu_mean_ms"] = sum(cpu) / len(cpu) if cpu else math.nan
+    return summary

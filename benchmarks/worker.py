@@ -157,7 +157,7 @@ def latency_with_raw_text(classifier: Any, ids: Any, texts: list[str], spec: dic
     """Batch 1 three ways, in interleaved rounds so their ratios hold on a busy machine:
     `real` predict_ids on ids, `interpreter` the backend's bare interpreter call on the same ids
     (inputs prepared in advance), `text` predict_proba([text]) on the texts those ids encode."""
-    from edgelstm.benchmarks.stats import interleaved_calls
+    from edgelstm.benchmarks.stats import interleaved_calls, summarize_interleaved
 
     rows = [ids[i:i + 1] for i in range(len(ids))]
     bare = [classifier.bare_call(row) for row in rows]
@@ -166,13 +166,13 @@ def latency_with_raw_text(classifier: Any, ids: Any, texts: list[str], spec: dic
              "text": lambda i: classifier.predict_proba([texts[i % len(texts)]])}
     timed = interleaved_calls(calls, warmup=spec["warmup"], runs=spec["runs"], seconds=3 * spec["seconds"],
                               on_progress=progress)
-    return {name: summarize(samples, stopped_by=stopped_by) for name, (samples, stopped_by) in timed.items()}
+    return {name: summarize_interleaved(record) for name, record in timed.items()}
 
 
 def text_throughput(classifier: Any, texts: list[str], spec: dict, progress: Callable[[int, int], None]) -> dict:
     """predict_proba on batches of `batch_size` raw texts, and the tokenizer alone on the same
     batches in interleaved rounds: how much of a batch's time is tokenization."""
-    from edgelstm.benchmarks.stats import interleaved_calls
+    from edgelstm.benchmarks.stats import interleaved_calls, summarize_interleaved
 
     size = spec["batch_size"]
     batches = [[texts[(k * size + j) % len(texts)] for j in range(size)] for k in range(8)]
@@ -180,13 +180,14 @@ def text_throughput(classifier: Any, texts: list[str], spec: dict, progress: Cal
              "tokenize": lambda i: classifier.tokenizer.encode_with_lengths(batches[i % len(batches)])}
     timed = interleaved_calls(calls, warmup=min(spec["warmup"], MAX_BATCH_WARMUP), runs=spec["runs"],
                               seconds=2 * spec["seconds"], on_progress=progress)
-    whole, tokenize = (summarize(timed[name][0], stopped_by=timed[name][1]) for name in ("texts", "tokenize"))
+    whole, tokenize = (summarize_interleaved(timed[name]) for name in ("texts", "tokenize"))
     for summary in (whole, tokenize):
         summary.pop("samples_ms")
     return {"batch_size": size, "batch_latency": whole, "tokenize_latency": tokenize,
             "texts_per_s": 1000.0 * size / whole["p50_ms"] if whole["p50_ms"] else None,
             # medians: a preempted call on a shared machine inflates a sum, not a median
-            "tokenize_share": tokenize["p50_ms"] / whole["p50_ms"] if whole["p50_ms"] else None}
+            "tokenize_share": tokenize["p50_ms"] / whole["p50_ms"] if whole["p50_ms"] else None,
+            "tokenize_share_cpu": tokenize["cpu_p50_ms"] / whole["cpu_p50_ms"] if whole["cpu_p50_ms"] else None}
 
 
 def read_texts(spec: dict) -> list[str] | None:

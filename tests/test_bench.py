@@ -124,9 +124,11 @@ def test_bundle_rows_time_raw_text_beside_ids_and_the_bare_interpreter(full_run:
             continue
         for phase in ("interpreter", "text"):
             assert row["latency"][phase]["runs"] == 2 and row["latency"][phase]["p50_ms"] > 0
+            assert row["latency"][phase]["cpu_p50_ms"] >= 0  # the CPU clock beside the wall clock
         batch = row["text_throughput"]
         assert batch["batch_size"] == BATCH and batch["texts_per_s"] > 0
         assert batch["tokenize_latency"]["p50_ms"] > 0 and batch["tokenize_share"] > 0
+        assert batch["tokenize_share_cpu"] is None or batch["tokenize_share_cpu"] >= 0
     text = (out / "results.md").read_text(encoding="utf-8")
     assert "## Raw text in" in text and "text x interpreter" in text
 

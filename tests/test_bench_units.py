@@ -139,7 +139,8 @@ def test_interleaved_calls_alternate_rounds_and_count_each_way_on() -> None:
     order: list[tuple[str, int]] = []
     calls = {"a": lambda i: order.append(("a", i)), "b": lambda i: order.append(("b", i))}
     timed = interleaved_calls(calls, warmup=1, runs=7, seconds=60, rounds=3)
-    assert [len(timed[name][0]) for name in calls] == [7, 7] and timed["a"][1] == "runs"
+    assert [len(timed[name]["wall"]) for name in calls] == [7, 7] and timed["a"]["stopped_by"] == "runs"
+    assert len(timed["a"]["cpu"]) == 7 and all(cpu >= 0 for cpu in timed["a"]["cpu"])
     timed_order = order[2:]  # after one warm-up call of each way
     assert [name for name, _ in timed_order] == ["a"] * 3 + ["b"] * 3 + ["a"] * 2 + ["b"] * 2 + ["a"] * 2 + ["b"] * 2
     assert [i for name, i in timed_order if name == "a"] == list(range(1, 8))  # one counter across rounds
