@@ -56,7 +56,9 @@ demo: $(STAMP)
 	$(EDGELSTM) bench $(DEMO)/bundle --keras-model $(DEMO)/run/model.keras --out $(DEMO)/bench --no-progress
 	@echo "demo done: run in $(DEMO)/run, bundle in $(DEMO)/bundle, benchmark in $(DEMO)/bench/results.md"
 
+# The linter first (seconds), then the suite; ruff's rules are in pyproject.toml.
 test: $(STAMP) $(NPM_STAMP)
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest
 
 # `predict --engine ray`: Ray Data is about 500 MB and 1.5-3 minutes of install, so it is

@@ -18,8 +18,8 @@ from typing import Any
 
 from edgelstm.benchmarks.inputs import full_length_ids
 from edgelstm.benchmarks.stats import summarize
+from edgelstm.core.errors import EdgeLSTMError
 from edgelstm.runtime.bundle import Bundle
-from edgelstm.runtime.errors import EdgeLSTMError
 from edgelstm.runtime.parity import compare
 
 BACKEND_PREFIX = "chromium"

@@ -11,8 +11,15 @@ import shlex
 import sys
 from pathlib import Path
 
-from edgelstm.benchmarks.settings import (DEFAULT_BATCH_SIZE, DEFAULT_MAX_EXAMPLES, DEFAULT_RUNS, DEFAULT_SECONDS,
-                                          DEFAULT_THREADS, DEFAULT_WARMUP, BenchSettings)
+from edgelstm.benchmarks.settings import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_MAX_EXAMPLES,
+    DEFAULT_RUNS,
+    DEFAULT_SECONDS,
+    DEFAULT_THREADS,
+    DEFAULT_WARMUP,
+    BenchSettings,
+)
 
 COMPARE_WORD = "compare"
 # Under out/, which git ignores: results are records of one machine, not sources.
@@ -48,9 +55,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     what.add_argument("--data", metavar="FILE", help="labelled CSV/JSONL (text,label): real-length latency inputs "
                       "and accuracy (default: the bundle's golden evaluation set)")
     what.add_argument("--max-examples", type=int, default=DEFAULT_MAX_EXAMPLES, metavar="N",
-                      help=f"texts of --data scored for accuracy, a fixed random sample (default {DEFAULT_MAX_EXAMPLES}, 0 = all)")
+                      help=f"texts of --data scored for accuracy, a fixed random sample "
+                           f"(default {DEFAULT_MAX_EXAMPLES}, 0 = all)")
     what.add_argument("--keras-model", metavar="RUN/model.keras",
-                      help="the original model for the Keras baseline rows (default: the manifest's source run, if it still exists)")
+                      help="the original model for the Keras baseline rows "
+                           "(default: the manifest's source run, if it still exists)")
     what.add_argument("--no-keras", dest="keras", action="store_false", help="skip the Keras baseline rows")
     what.add_argument("--no-browser", dest="browser", action="store_false",
                       help="skip the web page's rows in headless Chromium (measured where chromium and node are installed)")
@@ -59,7 +68,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     how.add_argument("--warmup", type=int, default=DEFAULT_WARMUP, help=f"untimed calls first (default {DEFAULT_WARMUP})")
     how.add_argument("--seconds", type=float, default=DEFAULT_SECONDS,
                      help=f"seconds per phase at most, whichever of --runs/--seconds comes first (default {DEFAULT_SECONDS:g})")
-    how.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help=f"throughput batch (default {DEFAULT_BATCH_SIZE})")
+    how.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE,
+                     help=f"throughput batch (default {DEFAULT_BATCH_SIZE})")
     how.add_argument("--threads", type=int, default=DEFAULT_THREADS,
                      help=f"row workers across a batch, each interpreter on 1 thread (default {DEFAULT_THREADS}; "
                           "0 = the runtime's default; see edgelstm.runtime.tuning)")
@@ -75,7 +85,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.compare or args.bundle == COMPARE_WORD:
         return run_compare(args)
-    from edgelstm.runtime.errors import ConfigError
+    from edgelstm.core.errors import ConfigError
 
     if not args.bundle:
         raise ConfigError("name a bundle to measure (edgelstm bench BUNDLE) or `edgelstm bench compare A.json B.json`")

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from edgelstm.benchmarks import plots
-from edgelstm.benchmarks.report import fmt, dig, load_results, machine_line, table
-from edgelstm.runtime.errors import ConfigError
+from edgelstm.benchmarks.report import dig, fmt, load_results, machine_line, table
+from edgelstm.core.errors import ConfigError
 
 COMPARE_MD = "compare.md"
 

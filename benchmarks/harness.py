@@ -17,8 +17,9 @@ from edgelstm.benchmarks.machine import machine_info
 from edgelstm.benchmarks.progress import Progress
 from edgelstm.benchmarks.runner import KERAS_VARIANT, plan_bundle_rows, plan_keras_rows, run_worker, worker_spec
 from edgelstm.benchmarks.settings import BenchSettings
-from edgelstm.runtime.bundle import MANIFEST, WEIGHTS, Bundle, sha256_of
-from edgelstm.runtime.errors import ConfigError
+from edgelstm.core.errors import ConfigError
+from edgelstm.core.hashing import sha256_of
+from edgelstm.runtime.bundle import MANIFEST, WEIGHTS, Bundle
 
 RESULTS_SCHEMA_VERSION = 1
 RESULTS_KIND = "edgelstm-bench"

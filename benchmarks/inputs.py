@@ -20,8 +20,15 @@ from edgelstm.benchmarks.data import LabelledData, read_labelled
 from edgelstm.benchmarks.protocol import TEXTS_FILE
 from edgelstm.benchmarks.settings import LATENCY_INPUTS
 from edgelstm.runtime.bundle import Bundle
-from edgelstm.runtime.tokenizer import (KERAS_INDEX_FROM, KERAS_OOV_ID, KERAS_START_ID, PADDING_ID, VOCAB_OOV_ID,
-                                        Tokenizer, pad_ids)
+from edgelstm.runtime.tokenizer import (
+    KERAS_INDEX_FROM,
+    KERAS_OOV_ID,
+    KERAS_START_ID,
+    PADDING_ID,
+    VOCAB_OOV_ID,
+    Tokenizer,
+    pad_ids,
+)
 
 # Fixed seed: two runs of the same settings time the same inputs.
 SEED = 20240
@@ -113,7 +120,7 @@ def _data_arrays(bundle: Bundle, source: str | Path,
     lengths = (ids != PADDING_ID).sum(axis=1).astype(np.int32)
     arrays = {"data_ids": ids, "data_labels": np.asarray([data.labels[i] for i in keep], dtype=np.int8),
               "data_lengths": lengths}
-    info = {"path": str(source), "source": data.source, "sha256": data.sha256, "reader": data.reader,
+    info = {"path": str(source), "source": data.source, "sha256": data.sha256,
             "rows": len(data.labels), "used": len(keep),
             "tokenize_ms_per_text": 1000.0 * tokenize_s / len(keep) if data.texts is not None and len(keep) else None}
     texts = [data.texts[i] for i in keep] if data.texts is not None else None

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from edgelstm.benchmarks.protocol import dumps
-from edgelstm.runtime.errors import ConfigError
+from edgelstm.core.errors import ConfigError
 
 RESULTS_JSON = "results.json"
 RESULTS_MD = "results.md"

@@ -10,7 +10,6 @@ import collections
 import importlib.util
 import json
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -21,10 +20,12 @@ from typing import Any
 from edgelstm.benchmarks.progress import Progress
 from edgelstm.benchmarks.protocol import WORKER_MODULE, parse_progress
 from edgelstm.benchmarks.settings import KERAS_MODES, WORKER_TIMEOUT_S, BenchSettings
-from edgelstm.runtime.bundle import Bundle, sha256_of
+from edgelstm.core.errors import ConfigError
+from edgelstm.core.hashing import sha256_of
+from edgelstm.core.processes import signal_name
 from edgelstm.runtime import selection, tuning
 from edgelstm.runtime.backends.base import BACKENDS, is_installed
-from edgelstm.runtime.errors import ConfigError
+from edgelstm.runtime.bundle import Bundle
 from edgelstm.runtime.variants import VARIANTS, parse_variants
 
 KERAS_VARIANT = "keras"
@@ -76,16 +77,14 @@ def installed(package: str) -> bool:
 
 
 def source_run_model(bundle: Bundle) -> Path | None:
-    """The source run's model.keras when it still exists: a path the manifest records, or a run
-    folder of the manifest's run name beside the bundle or under ./runs. Only a file whose sha256
-    is the manifest's model_sha256 counts, so a retrained run of the same name is never taken."""
+    """The source run's model.keras when it still exists: a run folder of the manifest's run name
+    beside the bundle, in the working folder or under ./runs. Only a file whose sha256 is the
+    manifest's model_sha256 counts, so a retrained run of the same name is never taken."""
     source = bundle.manifest.get("source_run") or {}
     expected = source.get("model_sha256")
     name = source.get("name")
-    folders = [source.get("path"), source.get("run_dir")]
-    if name:
-        folders += [bundle.root.resolve().parent / name, Path.cwd() / name, Path.cwd() / "runs" / name]
-    for folder in filter(None, folders):
+    folders = [bundle.root.resolve().parent / name, Path.cwd() / name, Path.cwd() / "runs" / name] if name else []
+    for folder in folders:
         candidate = Path(folder) / "model.keras"
         if candidate.is_file() and (expected is None or sha256_of(candidate) == expected):
             return candidate
@@ -176,7 +175,7 @@ def _parse_result(output: str, returncode: int, tail: list[str], *, timed_out: b
     if timed_out:
         reason = f"worker killed after {WORKER_TIMEOUT_S:.0f} s"
     elif returncode < 0:
-        reason = f"worker crashed with {signal.Signals(-returncode).name}"
+        reason = f"worker crashed with {signal_name(-returncode)}"
     else:
         reason = f"worker exited with status {returncode} without a result"
     return {"status": "error", "error": reason, "stderr_tail": tail}

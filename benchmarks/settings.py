@@ -1,8 +1,8 @@
 """What one benchmark run measures: every default lives here, once.
 
-The defaults are sized so six variants of the full-size model (about 2 ms per
-sequence in onnxruntime, 15 ms in the slowest TFLite variant) finish in about
-a minute on a 2-core x86_64 machine: each timed phase stops at `runs` or at
+The defaults are sized so six variants of the full-size model (0.2-0.6 ms per
+sequence in onnxruntime, 11 ms in the slowest TFLite variant, full int8: see
+benchmarks/README.md) finish in about a minute on a 2-core x86_64 machine: each timed phase stops at `runs` or at
 `seconds`, whichever comes first.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from edgelstm.runtime.errors import ConfigError
+from edgelstm.core.errors import ConfigError
 
 # Untimed calls before each timed phase: caches, lazy allocation, thread pools.
 DEFAULT_WARMUP = 10

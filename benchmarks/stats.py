@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 # Samples kept in results.json per phase for the distribution plots; the
 # summary figures always use every sample.

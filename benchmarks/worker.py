@@ -21,7 +21,8 @@ import json  # noqa: E402
 import os  # noqa: E402
 import sys  # noqa: E402
 import traceback  # noqa: E402
-from typing import IO, Any, Callable  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from typing import IO, Any  # noqa: E402
 
 from edgelstm.benchmarks.memory import current_rss_mb, peak_rss_mb  # noqa: E402
 from edgelstm.benchmarks.protocol import PROTOCOL_VERSION, TEXTS_FILE, dumps, progress_line  # noqa: E402

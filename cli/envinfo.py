@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib.metadata
 import json
 import os
 import platform
@@ -11,21 +10,7 @@ import sys
 from typing import Any
 
 from edgelstm import __version__
-
-# Distributions that change how models train, convert or run.
-LIBRARIES = ("numpy", "tensorflow", "tensorflow-cpu", "keras", "tf-keras", "tf2onnx", "onnx", "onnxruntime",
-             "ai-edge-litert", "tflite-runtime", "protobuf", "psutil", "matplotlib")
-
-
-def library_versions() -> dict[str, str]:
-    """Installed versions of the relevant distributions, read without importing them."""
-    versions = {}
-    for name in LIBRARIES:
-        try:
-            versions[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            continue
-    return versions
+from edgelstm.core.versions import library_versions
 
 
 def cpuinfo_fields() -> dict[str, str]:

@@ -12,7 +12,7 @@ import argparse
 import importlib
 import os
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from edgelstm import __version__
 
@@ -23,7 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("edgelstm.export.cli", "convert a run to TFLite and ONNX variants in one checked bundle"),
     "verify": ("edgelstm.runtime.cli_verify", "check every variant of a bundle against its golden outputs on this device"),
     "predict": ("edgelstm.runtime.cli_predict", "classify raw texts with a bundle"),
-    "slim": ("edgelstm.export.slim", "write a smaller bundle holding only the chosen variants"),
+    "slim": ("edgelstm.export.cli_slim", "write a smaller bundle holding only the chosen variants"),
     "keygen": ("edgelstm.runtime.cli_keygen", "make an Ed25519 key pair for signing bundles"),
     "sign": ("edgelstm.runtime.cli_sign", "sign a bundle so devices with the public key accept it"),
     "bench": ("edgelstm.benchmarks.cli", "latency, throughput, memory, size and accuracy of a bundle's variants"),
@@ -104,7 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def report_error(error: BaseException, *, debug: bool) -> int:
     """Print one clear line for a user error; a traceback only with --debug or for bugs."""
-    from edgelstm.runtime.errors import EdgeLSTMError
+    from edgelstm.core.errors import EdgeLSTMError
 
     if debug:
         raise error

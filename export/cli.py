@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 
-from edgelstm.export.evalset import DEFAULT_HELD_OUT
+from edgelstm.export.defaults import DEFAULT_HELD_OUT
 from edgelstm.export.jobs import DEFAULT_TIMEOUT
 from edgelstm.export.routes import ROUTES
 from edgelstm.runtime.variants import UNSUPPORTED_MODES, VARIANTS

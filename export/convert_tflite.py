@@ -7,8 +7,9 @@ WHILE graph does), and that must fail one variant, not the export.
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 

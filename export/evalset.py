@@ -12,10 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
+from edgelstm.export.defaults import DEFAULT_HELD_OUT
 from edgelstm.export.source import Run
 from edgelstm.runtime.tokenizer import KERAS_OOV_ID, KERAS_START_ID, VOCAB_OOV_ID, Tokenizer
 
-DEFAULT_HELD_OUT = 500
 NO_LABEL = -1
 # How much longer than maxlen the long edge case is: far enough that truncation must happen.
 LONG_FACTOR = 5

@@ -13,9 +13,12 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
+
+from edgelstm.core.processes import is_crash, signal_name
 
 DEFAULT_TIMEOUT = 3600.0  # seconds; a full-int8 IMDB conversion takes a few minutes
 LOG_TAIL_LINES = 6
@@ -83,8 +86,8 @@ def _read_result(path: Path) -> dict[str, Any] | None:
 
 def _describe_exit(code: int, log_path: Path) -> str:
     if code < 0:
-        name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else str(-code)
-        if name in ("SIGSEGV", "SIGABRT", "SIGBUS", "SIGILL", "SIGFPE"):
+        name = signal_name(-code)
+        if is_crash(code):
             where = _crash_site(log_path)
             return f"the process crashed ({name})" + (f" in {where}" if where else "")
         return f"the process was killed ({name})"

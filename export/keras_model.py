@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from edgelstm.runtime.errors import ExportError
+from edgelstm.core.errors import ExportError
 
 # Layers with no effect at inference that may sit between the three weighted ones.
 PASS_THROUGH = ("InputLayer", "Dropout", "SpatialDropout1D")

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import json
 import platform
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from edgelstm import __version__
-from edgelstm.envinfo import library_versions
+from edgelstm.core.hashing import sha256_of
+from edgelstm.core.jsonio import write_json
+from edgelstm.core.versions import library_versions
 from edgelstm.export.evalset import EvalSet
 from edgelstm.export.source import Run
-from edgelstm.runtime.bundle import GOLDEN, MANIFEST, SCHEMA_VERSION, STATUS_PASSED, WEIGHTS, sha256_of
+from edgelstm.runtime.bundle import GOLDEN, MANIFEST, SCHEMA_VERSION, STATUS_PASSED, WEIGHTS
 from edgelstm.runtime.tolerances import LABEL_THRESHOLD
 from edgelstm.runtime.variants import VARIANTS
 
@@ -76,4 +77,4 @@ def add_files(manifest: dict[str, Any], folder: Path) -> None:
 
 
 def write_manifest(manifest: dict[str, Any], folder: Path) -> None:
-    (folder / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_json(folder / MANIFEST, manifest)

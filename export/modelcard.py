@@ -94,7 +94,7 @@ def _fast_path_usage(manifest: dict[str, Any]) -> list[str]:
         "### Skipping the padding",
         "",
         f"{', '.join(f'`{name}`' for name in fast)} also take the LSTM's initial state (inputs `h0`, `c0`) and",
-        f"any sequence length. A text of n real tokens gives the padded result from just those n ids,",
+        "any sequence length. A text of n real tokens gives the padded result from just those n ids,",
         f"started from row {maxlen} - n of `padding_states.npz` (`h`, `c`: the state after that many",
         "padding steps); the edgelstm runtime does this by default. Variants without a `fast_path`",
         f"entry read {maxlen} ids, padded at the front, from the zero state.",

@@ -9,21 +9,23 @@ from __future__ import annotations
 
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
+from edgelstm.core.errors import ExportError
 from edgelstm.export import manifest as manifest_mod
 from edgelstm.export import modelcard
-from edgelstm.export.evalset import DEFAULT_HELD_OUT, EvalSet, build_eval_set
+from edgelstm.export.defaults import DEFAULT_HELD_OUT
+from edgelstm.export.evalset import EvalSet, build_eval_set
 from edgelstm.export.jobs import DEFAULT_TIMEOUT, Job, JobFailed, run_job
 from edgelstm.export.routes import resolve_routes
 from edgelstm.export.source import TOKENIZER, Run, read_run
 from edgelstm.export.staging import staging
 from edgelstm.runtime.bundle import GOLDEN, MODEL_CARD, STATUS_FAILED, STATUS_PASSED, WEIGHTS
-from edgelstm.runtime.errors import ExportError
 from edgelstm.runtime.padding import PADDING_STATES
 from edgelstm.runtime.parity import Parity, compare, compare_fast_path, format_table
 from edgelstm.runtime.variants import VARIANTS, VariantSpec, parse_variants

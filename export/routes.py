@@ -19,7 +19,7 @@ dynamic int8 0.38 / 0.95, full int8 (fused) 7.3; both routes within 2e-6 of Kera
 
 from __future__ import annotations
 
-from edgelstm.runtime.errors import ConfigError
+from edgelstm.core.errors import ConfigError
 from edgelstm.runtime.variants import VariantSpec, variant_spec
 
 KERAS3_WHILE = "keras3-while"

@@ -1,4 +1,4 @@
-"""`edgelstm slim BUNDLE --variant NAME[,NAME] --out SMALLER`: a bundle holding only the chosen variants.
+"""A bundle holding only the chosen variants (`edgelstm slim`, whose options are in export/cli_slim.py).
 
 The new bundle keeps the tokenizer, the golden set (so `verify` still runs on the device),
 the chosen variants' models and the tables they use (padding_states.npz; weights.npz when
@@ -15,41 +15,20 @@ gives an unsigned slim bundle, and the command says so.
 
 from __future__ import annotations
 
-import argparse
 import copy
 import hashlib
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
+from edgelstm.core.errors import ConfigError
 from edgelstm.export import modelcard
 from edgelstm.export.staging import staging
 from edgelstm.runtime import signing
 from edgelstm.runtime.bundle import MANIFEST, MODEL_CARD, TOKENIZER, Bundle
-from edgelstm.runtime.errors import ConfigError
 from edgelstm.runtime.selection import is_passed
 from edgelstm.runtime.variants import parse_variants
-
-EXAMPLES = """examples:
-  edgelstm slim bundles/demo --variant tflite-fp32 --out bundles/demo-phone
-  edgelstm slim bundles/demo --variant onnx-fp32,onnx-dynint8 --out bundles/demo-pi --key keys/publisher.key
-"""
-
-
-def configure(parser: argparse.ArgumentParser) -> None:
-    parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.epilog = EXAMPLES
-    parser.add_argument("bundle", help="bundle folder written by `edgelstm export`")
-    parser.add_argument("--variant", "--variants", dest="variants", action="append", required=True,
-                        metavar="NAME[,NAME]", help="variants to keep (repeatable)")
-    parser.add_argument("--out", required=True, help="folder of the new bundle")
-    parser.add_argument("--force", action="store_true", help="replace an existing bundle at --out")
-    parser.add_argument("--key", metavar="NAME.key", help="sign the new bundle with this private key")
-
-
-def run(args: argparse.Namespace) -> int:
-    slim_bundle(args.bundle, args.out, variants=args.variants, force=args.force, key=args.key)
-    return 0
 
 
 def slim_bundle(source: str | Path, out: str | Path, *, variants: list[str], force: bool = False,

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from edgelstm.runtime.errors import DataError
+from edgelstm.core.errors import DataError
 from edgelstm.runtime.tokenizer import Tokenizer
 
 MODEL, TOKENIZER, CONFIG, METRICS = "model.keras", "tokenizer.json", "config.json", "metrics.json"

@@ -1,10 +1,10 @@
-"""Write a bundle all at once or not at all: `edgelstm.staging` with the bundle's marker."""
+"""Write a bundle all at once or not at all: `edgelstm.core.staging` with the bundle's marker."""
 
 from __future__ import annotations
 
 import functools
 
-from edgelstm import staging as _staging
+from edgelstm.core import staging as _staging
 from edgelstm.runtime.bundle import MANIFEST
 
 # `--force` replaces only a folder that holds a manifest (or an empty one).

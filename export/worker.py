@@ -12,8 +12,9 @@ import faulthandler
 import json
 import sys
 import traceback
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 
 def reference(job: dict[str, Any]) -> dict[str, Any]:

@@ -17,15 +17,16 @@ its model and tables, and a damaged file of another variant does not stop it.
 
 from __future__ import annotations
 
-import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
+from edgelstm.core.errors import BundleError
+from edgelstm.core.hashing import sha256_bytes
 from edgelstm.runtime import bundlefiles, signing
-from edgelstm.runtime.errors import BundleError
 from edgelstm.runtime.manifest_checks import check_manifest
 from edgelstm.runtime.padding import PADDING_STATES, PaddingStates
 from edgelstm.runtime.safeload import Expect, load_npz, parse_json
@@ -45,15 +46,6 @@ GOLDEN_ARRAYS: Expect = {"ids": ("iu", 2), "keras_probs": ("f", 1), "labels": ("
                          "edge_case": ("b", 1), "edge_texts": ("U", 1)}
 WEIGHT_ARRAYS: Expect = {"embedding": ("f", 2), "lstm_kernel": ("f", 2), "lstm_recurrent_kernel": ("f", 2),
                          "lstm_bias": ("f", 1), "dense_kernel": ("f", 2), "dense_bias": ("f", 1)}
-_HASH_CHUNK = 1 << 20
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(_HASH_CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 @dataclass
@@ -68,7 +60,7 @@ class Bundle:
 
     @classmethod
     def open(cls, root: str | Path, *, check_files: bool = True,
-             trusted_keys: Iterable[signing.KeySource] | signing.KeySource | None = None) -> "Bundle":
+             trusted_keys: Iterable[signing.KeySource] | signing.KeySource | None = None) -> Bundle:
         """Check and open the bundle at `root`.
 
         trusted_keys: Ed25519 public keys (PEM paths, PEM bytes or key objects). Given, the
@@ -148,7 +140,7 @@ class Bundle:
         if len(data) != record["bytes"]:
             raise BundleError(f"bundle file {name} has {len(data)} bytes, the manifest says {record['bytes']}: "
                               "the file is truncated or was replaced; re-export the bundle")
-        if hashlib.sha256(data).hexdigest() != record["sha256"]:
+        if sha256_bytes(data) != record["sha256"]:
             raise _sha_mismatch(name)
         return data
 

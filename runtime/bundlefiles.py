@@ -14,7 +14,7 @@ import os
 import stat
 from pathlib import Path
 
-from edgelstm.runtime.errors import BundleError
+from edgelstm.core.errors import BundleError
 
 _FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
 _CHUNK = 1 << 20

@@ -14,16 +14,17 @@ from __future__ import annotations
 import logging
 import threading
 import warnings
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Sequence, overload
+from typing import Any, overload
 
 import numpy as np
 
+from edgelstm.core.errors import BackendUnavailableError, BundleError, ConfigError, EdgeLSTMError, InputError
 from edgelstm.runtime import selection, signing, tuning
 from edgelstm.runtime.backends import base
 from edgelstm.runtime.bundle import Bundle
-from edgelstm.runtime.errors import BackendUnavailableError, BundleError, ConfigError, EdgeLSTMError, InputError
 from edgelstm.runtime.padding import steps_from_lengths
 from edgelstm.runtime.tolerances import LABEL_THRESHOLD
 
@@ -108,7 +109,7 @@ class Classifier:
     @classmethod
     def load(cls, bundle: str | Path | Bundle, *, variant: str | None = None, backend: str | None = None,
              threads: int | None = None, fast_path: bool = True,
-             trusted_keys: Iterable[signing.KeySource] | signing.KeySource | None = None) -> "Classifier":
+             trusted_keys: Iterable[signing.KeySource] | signing.KeySource | None = None) -> Classifier:
         """Open and check a bundle, choose a variant and backend, and load the model.
 
         variant: a name from the manifest; None picks `default_variant`, else the
@@ -147,7 +148,7 @@ class Classifier:
 
     @classmethod
     def _load_first(cls, bundle: Bundle, plan: list[selection.Option], *, threads: int | None,
-                    explicit_backend: bool, fast_path: bool) -> "Classifier":
+                    explicit_backend: bool, fast_path: bool) -> Classifier:
         """Load the first option that works; an interpreter refusing a model moves `auto` to the next."""
         refusals = []
         for option in plan:
@@ -306,7 +307,7 @@ class Classifier:
             self._backend.close()
             self._backend = None
 
-    def __enter__(self) -> "Classifier":
+    def __enter__(self) -> Classifier:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -15,10 +15,12 @@ import json
 import os
 import re
 import sys
-from typing import BinaryIO, Iterable, Iterator, NamedTuple, TextIO
+from collections.abc import Iterable, Iterator
+from typing import BinaryIO, NamedTuple, TextIO
 
 from edgelstm.runtime import pool
 from edgelstm.runtime.backends.base import BACKENDS
+from edgelstm.runtime.tuning import INTRA_OP_THREADS
 
 # One line is read whole; a longer one is refused rather than exhausting memory.
 MAX_LINE_BYTES = 64 * 1024 * 1024
@@ -53,7 +55,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="write one JSON object per text")
     parser.add_argument("--variant", help="variant to run (default: the bundle's default_variant)")
     parser.add_argument("--backend", default="auto", help=f"auto (default), {', '.join(BACKENDS)}")
-    parser.add_argument("--threads", type=int, default=None, help="row workers across a batch, each interpreter on 1 thread (default 1; see edgelstm.runtime.tuning)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help=f"row workers across a batch, each interpreter on {INTRA_OP_THREADS} thread "
+                             "(default 1; see edgelstm.runtime.tuning)")
     parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH, help=f"texts per chunk (default {DEFAULT_BATCH})")
     parser.add_argument("--key", action="append", metavar="NAME.pub",
                         help="trusted publisher key (repeatable): refuse the bundle unless one of them signed it")
@@ -67,8 +71,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from edgelstm.core.errors import ConfigError
     from edgelstm.runtime.classifier import Classifier
-    from edgelstm.runtime.errors import ConfigError
 
     source = _source(args)
     if args.batch_size < 1:
@@ -108,8 +112,8 @@ def _run_pool(args: argparse.Namespace, source: str | None) -> int:
 
 def _run_ray(args: argparse.Namespace, source: str | None) -> int:
     """Ray Data reads the file itself, so it needs one: not stdin, not texts as arguments."""
+    from edgelstm.core.errors import ConfigError
     from edgelstm.runtime import ray_engine
-    from edgelstm.runtime.errors import ConfigError
 
     if source in (None, STDIN) or args.texts:
         raise ConfigError("--engine ray reads --input FILE (Ray Data reads the file itself): "
@@ -125,7 +129,7 @@ def _run_ray(args: argparse.Namespace, source: str | None) -> int:
     return 0
 
 
-def _pool_chunks(chunks: Iterable[list[Record]]) -> Iterator["pool.Chunk"]:
+def _pool_chunks(chunks: Iterable[list[Record]]) -> Iterator[pool.Chunk]:
     row = 1
     for records in chunks:
         lines = (records[0].line, records[-1].line) if None not in (records[0].line, records[-1].line) else (None, None)
@@ -138,7 +142,7 @@ STDIN = "-"
 
 def _source(args: argparse.Namespace) -> str | None:
     """Where texts stream from: STDIN, a file path, or None when they are all arguments."""
-    from edgelstm.runtime.errors import ConfigError
+    from edgelstm.core.errors import ConfigError
 
     dashes = args.texts.count(STDIN)
     if dashes and args.input:
@@ -191,7 +195,7 @@ def read_records(stream: BinaryIO, *, fmt: str = "auto", name: str = "input") ->
 
 
 def _lines(stream: BinaryIO, name: str) -> Iterator[bytes]:
-    from edgelstm.runtime.errors import InputError
+    from edgelstm.core.errors import InputError
 
     while raw := stream.readline(MAX_LINE_BYTES + 1):
         if len(raw) > MAX_LINE_BYTES:
@@ -201,7 +205,7 @@ def _lines(stream: BinaryIO, name: str) -> Iterator[bytes]:
 
 
 def _decode(raw: bytes, name: str, number: int) -> str:
-    from edgelstm.runtime.errors import InputError
+    from edgelstm.core.errors import InputError
 
     try:
         return raw.decode("utf-8").rstrip("\r\n")
@@ -211,7 +215,7 @@ def _decode(raw: bytes, name: str, number: int) -> str:
 
 
 def _looks_like_jsonl(line: str) -> bool:
-    from edgelstm.runtime.errors import EdgeLSTMError
+    from edgelstm.core.errors import EdgeLSTMError
     from edgelstm.runtime.safeload import parse_json
 
     if not line.lstrip().startswith("{"):
@@ -224,7 +228,7 @@ def _looks_like_jsonl(line: str) -> bool:
 
 
 def _json_record(line: str, name: str, number: int) -> Record:
-    from edgelstm.runtime.errors import InputError
+    from edgelstm.core.errors import InputError
     from edgelstm.runtime.safeload import parse_json
 
     try:
@@ -240,7 +244,7 @@ def _json_record(line: str, name: str, number: int) -> Record:
 def _check_unicode(text: str, where: str) -> None:
     """Refuse lone surrogates (a JSON "\\ud800" escape, or argument bytes that are not UTF-8):
     they are not text, and no output could print them."""
-    from edgelstm.runtime.errors import InputError
+    from edgelstm.core.errors import InputError
 
     match = _SURROGATE.search(text)
     if match:

@@ -28,14 +28,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="check only these variants (repeatable; default: every passed variant)")
     parser.add_argument("--backend", action="append", metavar="NAME[,NAME]",
                         help=f"check only these backends ({', '.join(BACKENDS)}; default: every installed one)")
-    parser.add_argument("--threads", type=int, default=None, help="row workers across the golden set, each interpreter on 1 thread (default: one per core; results do not depend on it)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="row workers across the golden set, each interpreter on 1 thread "
+                             "(default: one per core; results do not depend on it)")
     parser.add_argument("--key", action="append", metavar="NAME.pub",
                         help="trusted publisher key (repeatable): refuse the bundle unless one of them signed it")
     parser.add_argument("--json", action="store_true", help="print the report as one JSON object")
 
 
 def run(args: argparse.Namespace) -> int:
-    from edgelstm.runtime.errors import ConfigError
+    from edgelstm.core.errors import ConfigError
     from edgelstm.runtime.verify import format_report, verify_bundle
 
     if args.threads is not None and args.threads < 1:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from edgelstm.runtime.errors import BundleError
+from edgelstm.core.errors import BundleError
 from edgelstm.runtime.padding import FAST_PATH_INPUTS
 from edgelstm.runtime.variants import VARIANTS
 

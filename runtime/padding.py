@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgelstm.runtime.errors import BundleError
+from edgelstm.core.errors import BundleError
 from edgelstm.runtime.safeload import load_npz
 
 PADDING_STATES = "padding_states.npz"
@@ -44,7 +44,7 @@ class PaddingStates:
         return self.h.shape[1]
 
     @classmethod
-    def load(cls, source: str | Path | bytes) -> "PaddingStates":
+    def load(cls, source: str | Path | bytes) -> PaddingStates:
         if not isinstance(source, (bytes, bytearray)):
             try:
                 source = Path(source).read_bytes()

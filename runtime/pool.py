@@ -20,12 +20,13 @@ import multiprocessing.connection
 import os
 import signal
 from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any
 
-from edgelstm.runtime import errors
-from edgelstm.runtime.errors import ConfigError, EdgeLSTMError
+from edgelstm.core import errors
+from edgelstm.core.errors import ConfigError, EdgeLSTMError
 
 # Chunks each worker holds at once: one being scored, one queued, so it never waits for the parent.
 PER_WORKER = 2

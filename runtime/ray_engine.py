@@ -24,10 +24,11 @@ import os
 import secrets
 import shutil
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
-from edgelstm.runtime.errors import BackendUnavailableError, ConfigError, EdgeLSTMError, InputError
+from edgelstm.core.errors import BackendUnavailableError, ConfigError, EdgeLSTMError, InputError
 
 # Placeholders an actor puts where the parent, which counts lines, writes the file's name and line.
 _WHERE = "\x00where\x00"

@@ -18,11 +18,12 @@ import io
 import json
 import math
 import zipfile
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
-from edgelstm.runtime.errors import BundleError, EdgeLSTMError
+from edgelstm.core.errors import BundleError, EdgeLSTMError
 
 MAX_INT_DIGITS = 32
 NPY_VERSIONS = ((1, 0), (2, 0))

@@ -17,9 +17,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from edgelstm.core.errors import BackendUnavailableError
 from edgelstm.runtime.backends import base
 from edgelstm.runtime.bundle import STATUS_PASSED, Bundle
-from edgelstm.runtime.errors import BackendUnavailableError
 from edgelstm.runtime.variants import VARIANTS, variant_spec
 
 AUTO = "auto"
@@ -101,7 +101,8 @@ def _nothing_runs(bundle: Bundle, variant: str | None, backend: str | None, ever
         return f"variant {variant} cannot run here: {reasons}" + suggest_variants(bundle, exclude=variant)
     held = ", ".join(bundle.variants) or "none"
     if backend:
-        return f"backend {backend} can run no passed variant of {bundle.root} (it holds {held}){': ' + reasons if reasons else ''}"
+        return (f"backend {backend} can run no passed variant of {bundle.root} (it holds {held})"
+                + (f": {reasons}" if reasons else ""))
     return f"no passed variant of {bundle.root} (it holds {held}) can run with the installed packages: {reasons or 'none passed'}"
 
 

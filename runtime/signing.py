@@ -20,10 +20,11 @@ import base64
 import hashlib
 import json
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
-from edgelstm.runtime.errors import BundleError, ConfigError
+from edgelstm.core.errors import BundleError, ConfigError
 
 SIGNATURE = "signature.json"
 FORMAT = "edgelstm-ed25519-v1"

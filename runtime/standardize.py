@@ -37,7 +37,7 @@ import unicodedata
 
 import numpy as np
 
-from edgelstm.runtime.errors import ConfigError
+from edgelstm.core.errors import ConfigError
 
 RULE_V1 = "nfkc-casefold-br-punct-v1"
 RULE_CJK = "nfkc-casefold-br-punct-cjk-v2"

@@ -35,14 +35,14 @@ from __future__ import annotations
 
 import collections
 import json
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import numpy as np
 
-from edgelstm.runtime.errors import BundleError, ConfigError, InputError
+from edgelstm.core.errors import BundleError, ConfigError, InputError
 from edgelstm.runtime.standardize import (
     DEFAULT_VOCAB_RULE,
     RULE_CJK,
@@ -128,7 +128,7 @@ class Tokenizer:
                          for word, rank in self.word_index.items()}
 
     @classmethod
-    def fit(cls, texts: Iterable[str], *, vocab_size: int, maxlen: int, rule: str = DEFAULT_VOCAB_RULE) -> "Tokenizer":
+    def fit(cls, texts: Iterable[str], *, vocab_size: int, maxlen: int, rule: str = DEFAULT_VOCAB_RULE) -> Tokenizer:
         """Fit a ``vocab`` tokenizer on training texts only, with standardization `rule`."""
         check_rule(rule)
         counts: collections.Counter[str] = collections.Counter()
@@ -139,7 +139,7 @@ class Tokenizer:
         return cls(kind="vocab", maxlen=maxlen, vocab_size=vocab_size, words=words, rule=rule)
 
     @classmethod
-    def from_keras_word_index(cls, word_index: dict[str, int], *, num_words: int, maxlen: int) -> "Tokenizer":
+    def from_keras_word_index(cls, word_index: dict[str, int], *, num_words: int, maxlen: int) -> Tokenizer:
         """The Keras IMDB encoding of ``imdb.load_data(num_words=num_words)``."""
         return cls(kind="keras-imdb", maxlen=maxlen, vocab_size=num_words, word_index=dict(word_index))
 
@@ -235,7 +235,7 @@ class Tokenizer:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict, *, name: str = "tokenizer.json") -> "Tokenizer":
+    def from_dict(cls, data: dict, *, name: str = "tokenizer.json") -> Tokenizer:
         """A tokenizer from its saved form, every field's type and range checked (BundleError naming it)."""
         if not isinstance(data, dict):
             raise BundleError(f"{name} does not hold a JSON object")
@@ -251,7 +251,7 @@ class Tokenizer:
             raise BundleError(f"{name}: {error}") from None
 
     @classmethod
-    def from_json(cls, data: bytes, *, name: str = "tokenizer.json") -> "Tokenizer":
+    def from_json(cls, data: bytes, *, name: str = "tokenizer.json") -> Tokenizer:
         """A tokenizer parsed from exactly these bytes (a bundle's checked tokenizer.json)."""
         from edgelstm.runtime.safeload import parse_json
 
@@ -261,7 +261,7 @@ class Tokenizer:
         Path(path).write_text(json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
 
     @classmethod
-    def load(cls, path: str | Path) -> "Tokenizer":
+    def load(cls, path: str | Path) -> Tokenizer:
         try:
             data = Path(path).read_bytes()
         except OSError as error:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from edgelstm.runtime.errors import ConfigError
+from edgelstm.core.errors import ConfigError
 
 
 @dataclass(frozen=True)

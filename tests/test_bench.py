@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from edgelstm.benchmarks.runner import KERAS_VARIANT, installed, plan_keras_rows, run_worker, source_run_model
 from edgelstm.benchmarks.progress import Progress
+from edgelstm.benchmarks.runner import KERAS_VARIANT, installed, plan_keras_rows, run_worker, source_run_model
 from edgelstm.benchmarks.settings import KERAS_MODES, BenchSettings
 from edgelstm.main import main
 from edgelstm.runtime import selection

@@ -14,12 +14,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from edgelstm.core.errors import BundleError
+from edgelstm.core.hashing import sha256_of
 from edgelstm.export.evalset import build_eval_set
 from edgelstm.export.inspect_model import tflite_info
 from edgelstm.export.routes import KERAS3_WHILE, ROUTES, TF_KERAS_FUSED
 from edgelstm.export.source import read_run
-from edgelstm.runtime.bundle import SCHEMA_VERSION, Bundle, sha256_of
-from edgelstm.runtime.errors import BundleError
+from edgelstm.runtime.bundle import SCHEMA_VERSION, Bundle
 from edgelstm.runtime.parity import compare
 from edgelstm.runtime.tokenizer import Tokenizer
 from edgelstm.runtime.variants import VARIANTS

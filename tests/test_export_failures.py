@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from edgelstm.core.errors import ExportError
 from edgelstm.export.pipeline import export_run
 from edgelstm.export.staging import remove_orphans
 from edgelstm.runtime.bundle import Bundle
-from edgelstm.runtime.errors import ExportError
 from edgelstm.runtime.tolerances import TOLERANCES, Tolerance
 from edgelstm.runtime.variants import UNSUPPORTED_MODES
 

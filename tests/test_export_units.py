@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from edgelstm.core.errors import ConfigError
 from edgelstm.export.evalset import edge_case_texts
 from edgelstm.export.routes import KERAS3_WHILE, ROUTES, TF_KERAS_FUSED, resolve_routes
 from edgelstm.export.staging import check_target, remove_orphans, staging
-from edgelstm.runtime.errors import ConfigError
 from edgelstm.runtime.tokenizer import Tokenizer
 from edgelstm.runtime.variants import parse_variants
 

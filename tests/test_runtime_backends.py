@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from edgelstm.core.errors import ConfigError
 from edgelstm.runtime import BackendUnavailableError, Bundle, Classifier
 from edgelstm.runtime.backends import base
-from edgelstm.runtime.errors import ConfigError
 from edgelstm.runtime.parity import compare
 from edgelstm.runtime.tolerances import TOLERANCES
 

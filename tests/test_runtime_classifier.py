@@ -150,7 +150,7 @@ def test_close_during_concurrent_calls_ends_them_cleanly(tiny_bundle) -> None:
                 done.append(1)
         except ClosedError:
             return
-        except Exception as error:  # anything but ClosedError is a bug
+        except Exception as error:  # noqa: BLE001 - anything but ClosedError is a bug, kept for the assert
             errors.append(error)
 
     threads = [threading.Thread(target=worker) for _ in range(4)]
@@ -189,7 +189,7 @@ def test_no_file_of_the_bundle_stays_open(tiny_bundle, backend) -> None:
     fds_before = len(os.listdir("/proc/self/fd"))
     try:
         loaded = Classifier.load(tiny_bundle, backend=backend)
-    except Exception as error:  # e.g. tflite-runtime beside numpy 2: nothing to check
+    except Exception as error:  # noqa: BLE001 - e.g. tflite-runtime beside numpy 2: nothing to check
         pytest.skip(f"{backend} cannot load here: {error}")
     with loaded as classifier:
         classifier.predict(["a text"])

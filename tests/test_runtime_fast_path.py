@@ -127,7 +127,7 @@ def _single_input_onnx(source: Path, target: Path) -> None:
 
 def test_bundle_without_fast_path_runs_padded(bundle_copy: Path) -> None:
     """A bundle made before the fast path: no padding_states.npz, single-input models."""
-    from edgelstm.runtime.bundle import sha256_of
+    from edgelstm.core.hashing import sha256_of
 
     pytest.importorskip("onnx")
     pytest.importorskip("onnxruntime")
@@ -152,7 +152,7 @@ def test_bundle_without_fast_path_runs_padded(bundle_copy: Path) -> None:
 
 
 def test_damaged_padding_states_is_a_clear_error(tmp_path: Path) -> None:
-    from edgelstm.runtime.errors import BundleError
+    from edgelstm.core.errors import BundleError
 
     path = tmp_path / "states.npz"
     np.savez(path, h=np.zeros((5, 4), np.float32))

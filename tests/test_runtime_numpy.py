@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from edgelstm.core.errors import BundleError
 from edgelstm.runtime.backends.numpy_lstm import WEIGHT_NAMES, NumpyLSTM, load_weights
-from edgelstm.runtime.errors import BundleError
 
 VOCAB, EMBED, UNITS, STEPS = 40, 6, 8, 15
 

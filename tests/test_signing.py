@@ -162,7 +162,7 @@ def test_an_open_bundle_not_checked_with_the_keys_is_not_accepted_as_trusted(sig
 
 
 def test_keys_that_are_not_ed25519_public_keys_are_refused_clearly(tmp_path: Path, keys: dict[str, Path]) -> None:
-    from edgelstm.runtime.errors import ConfigError
+    from edgelstm.core.errors import ConfigError
 
     (tmp_path / "junk.pub").write_text("not a key")
     with pytest.raises(ConfigError, match="is not a PEM public key"):

@@ -1,6 +1,6 @@
 """A folder write is safe at every instant: signals injected at each rename of the swap.
 
-A small writer process puts a folder in place with `edgelstm.staging` (the code every bundle
+A small writer process puts a folder in place with `edgelstm.core.staging` (the code every bundle
 and run directory goes through) while strace delivers SIGINT, SIGTERM or SIGKILL at its
 n-th rename, for every n the writer makes, both through renameat2(RENAME_EXCHANGE) and
 through the two-rename fallback of systems without it. After each, the target must hold
@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from edgelstm import staging as staging_module
-from edgelstm import swap
+from edgelstm.core import staging as staging_module
+from edgelstm.core import swap
 
 STRACE = shutil.which("strace")
 RENAMES = "rename,renameat,renameat2"
@@ -31,7 +31,7 @@ pytestmark = pytest.mark.skipif(STRACE is None, reason="strace is not installed 
 WRITER = r"""
 import sys
 from pathlib import Path
-from edgelstm import staging, swap
+from edgelstm.core import staging, swap
 target, mode = Path(sys.argv[1]), sys.argv[2]
 if mode == "fallback":
     swap._renameat2 = None  # what a system without renameat2 does

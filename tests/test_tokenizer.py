@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgelstm.runtime.errors import BundleError, ConfigError, InputError
+from edgelstm.core.errors import BundleError, ConfigError, InputError
 from edgelstm.runtime.tokenizer import (
     KERAS_OOV_ID,
     KERAS_START_ID,
@@ -20,6 +20,7 @@ from edgelstm.runtime.tokenizer import (
     pad_ids,
     standardize,
 )
+
 
 def test_standardize_folds_case_width_tags_and_punctuation_but_keeps_apostrophes() -> None:
     assert standardize("It's GREAT!<br /><br />Ｆｕｌｌ-width, «quoted» café") == [

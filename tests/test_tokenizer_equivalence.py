@@ -198,7 +198,7 @@ def test_the_old_reader_refuses_a_new_file_instead_of_misreading_it(tmp_path: Pa
     ({"format_version": True}, "is not supported"),
 ])
 def test_inconsistent_or_unknown_rules_are_refused_by_name(tmp_path: Path, change: dict, message: str) -> None:
-    from edgelstm.runtime.errors import BundleError
+    from edgelstm.core.errors import BundleError
 
     data = Tokenizer.fit(["good film"], vocab_size=10, maxlen=4).to_dict()
     data.update(change)

@@ -101,7 +101,7 @@ def test_nonsensical_config_values(capsys, tmp_path, option, value, fragment):
 
 
 def test_debug_shows_the_traceback(tmp_path):
-    from edgelstm.runtime.errors import ConfigError
+    from edgelstm.core.errors import ConfigError
 
     with pytest.raises(ConfigError):
         main(["--debug", "train", "--out", str(tmp_path / "r"), "--epochs", "0"])

@@ -7,7 +7,7 @@ import dataclasses
 
 import pytest
 
-from edgelstm.runtime.errors import ConfigError
+from edgelstm.core.errors import ConfigError
 from edgelstm.train import cli
 from edgelstm.train.config import TrainConfig
 

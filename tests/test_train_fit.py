@@ -7,11 +7,10 @@ import json
 import zipfile
 
 import h5py
-
 import numpy as np
 import pytest
 
-from edgelstm.runtime.errors import ConfigError, DataError
+from edgelstm.core.errors import ConfigError, DataError
 from edgelstm.runtime.tokenizer import Tokenizer
 from edgelstm.train import TrainConfig, rundir, train
 

@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from edgelstm.runtime.errors import DataError
+from edgelstm.core.errors import DataError
 from edgelstm.train import labels as label_rule
 from edgelstm.train.config import TrainConfig
 from edgelstm.train.prepare import limit_corpus, prepare, stratified_split

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from edgelstm.runtime.errors import ConfigError
+from edgelstm.core.errors import ConfigError
 from edgelstm.train import splits
 from edgelstm.train.config import TrainConfig
 from edgelstm.train.sources import load_corpus

@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from edgelstm.core.errors import EdgeLSTMError
 from edgelstm.runtime.bundle import Bundle
-from edgelstm.runtime.errors import EdgeLSTMError
 from edgelstm.runtime.tokenizer import Tokenizer, keras_imdb_words, standardize
 from edgelstm.runtime.tolerances import BROWSER_VS_PYTHON_MAX_DIFF, TOLERANCES
 from edgelstm.web.texts import golden_texts

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from edgelstm.runtime.errors import ConfigError
+from edgelstm.core.errors import ConfigError
 from edgelstm.train import distributed, rundir
 from edgelstm.train.config import TrainConfig, config_fields
 
@@ -121,9 +121,9 @@ def run(args: argparse.Namespace) -> int:
         return _launch_local(args, config)
     # Before anything else starts TensorFlow: the strategy must be the first thing it sets up.
     distribution = distributed.from_options(args.distribute, timeout=args.cluster_timeout)
-    from edgelstm.train.fit import train  # keeps `edgelstm --help` free of numpy-heavy imports
+    from edgelstm.train.fit import train  # TensorFlow loads only to train: `edgelstm --help` stays light
 
-    # A `kill` must clean up the temporary run folder like Ctrl-C does.
+    # A `kill` while training (the run's staging folder exists only at the end) stops like Ctrl-C.
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         run_dir = train(config, args.out, force=args.force, verbose=_verbosity(args.quiet or not distribution.is_chief),

@@ -16,10 +16,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from edgelstm.runtime.errors import ConfigError
-
-# Named data sources; anything else is read as a path (see edgelstm.train.sources).
-NAMED_SOURCES = ("synthetic", "imdb")
+from edgelstm.core.errors import ConfigError
 
 
 def _option(default: Any, help: str, *, low: float | None = None, high: float | None = None,
@@ -114,7 +111,7 @@ class TrainConfig:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
         """Inverse of `to_dict`; unknown keys are an error, missing keys take their defaults."""
         if not isinstance(data, dict):
             raise ConfigError(f"a training config must be a JSON object, got {type(data).__name__}")

@@ -29,10 +29,11 @@ import re
 import socket
 import sys
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
-from edgelstm.runtime.errors import ConfigError, EdgeLSTMError
+from edgelstm.core.errors import ConfigError, EdgeLSTMError
 
 STRATEGIES = ("none", "multi-worker")
 # Seconds every worker of TF_CONFIG gets to join before a worker gives up.

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from edgelstm.runtime.errors import ConfigError, DataError
+from edgelstm.core.errors import ConfigError, DataError
 from edgelstm.runtime.tokenizer import Tokenizer
 from edgelstm.train import rundir, synthetic
 from edgelstm.train.config import TrainConfig

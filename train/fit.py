@@ -18,7 +18,8 @@ import numpy as np
 
 from edgelstm import __version__
 from edgelstm.benchmarks.machine import cpu_flags
-from edgelstm.envinfo import cpu_model, library_versions
+from edgelstm.core.versions import library_versions
+from edgelstm.envinfo import cpu_model
 from edgelstm.train import rundir
 from edgelstm.train.config import TrainConfig
 from edgelstm.train.distributed import SINGLE_PROCESS, Distribution
@@ -26,7 +27,6 @@ from edgelstm.train.model import build_model, import_keras, seed_everything
 from edgelstm.train.prepare import Prepared, calibration_sample, limit_corpus, prepare
 from edgelstm.train.scoring import binary_scores, predict_probabilities
 from edgelstm.train.sources import Corpus, load_corpus
-
 
 # The epoch to keep is chosen on the validation cross-entropy alone: Keras' val_loss also holds
 # the L2 penalty, which changes from epoch to epoch for reasons unrelated to generalization.

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgelstm.runtime.errors import DataError
+from edgelstm.core.errors import DataError
 from edgelstm.runtime.tokenizer import KERAS_INDEX_FROM, KERAS_OOV_ID, KERAS_START_ID
 
 KERAS_SHUFFLE_SEED = 113

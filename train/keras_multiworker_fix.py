@@ -19,8 +19,9 @@ Keras internals: pyproject.toml pins keras to 3.15.x for that reason.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 
 def _trainer_module() -> Any:

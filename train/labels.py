@@ -17,11 +17,12 @@ The names are recorded in the run (`metrics.json` "labels"), label 0 first.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
-from edgelstm.runtime.errors import DataError
+from edgelstm.core.errors import DataError
 
 NUMERIC_NAMES = ("neg", "pos")
 KNOWN_PAIRS = (("neg", "pos"), ("negative", "positive"), ("false", "true"), ("no", "yes"),

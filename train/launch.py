@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
-from edgelstm.runtime.errors import ConfigError
+from edgelstm.core.errors import ConfigError
 from edgelstm.train.distributed import ClusterError
 
 LOOPBACK = "127.0.0.1"

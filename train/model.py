@@ -11,7 +11,8 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from typing import TYPE_CHECKING, Iterator
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from edgelstm.train.config import TrainConfig
 
@@ -71,7 +72,7 @@ def seed_everything(seed: int, threads: int = 0) -> int:
     return tf.config.threading.get_intra_op_parallelism_threads() or os.cpu_count() or 1
 
 
-def build_model(config: TrainConfig) -> "keras.Model":
+def build_model(config: TrainConfig) -> keras.Model:
     """The uncompiled model; input int32 [batch, maxlen], output sigmoid probability of label 1."""
     keras = import_keras()
     penalty = keras.regularizers.L2(config.l2) if config.l2 else None

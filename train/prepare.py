@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edgelstm.runtime.errors import DataError
+from edgelstm.core.errors import DataError
 from edgelstm.runtime.tokenizer import Tokenizer, pad_ids
 from edgelstm.train.config import TrainConfig
 from edgelstm.train.sources import Corpus

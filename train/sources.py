@@ -19,16 +19,18 @@ import gzip
 import hashlib
 import io
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
-from edgelstm.runtime.bundle import sha256_of
-from edgelstm.runtime.errors import DataError
+from edgelstm.core.errors import DataError
+from edgelstm.core.hashing import sha256_of
 from edgelstm.runtime.tokenizer import Tokenizer
-from edgelstm.train import imdb, labels as label_rule, synthetic
+from edgelstm.train import imdb, synthetic
+from edgelstm.train import labels as label_rule
 from edgelstm.train.config import TrainConfig
 
 CSV_SUFFIXES = {".csv": ",", ".tsv": "\t"}
@@ -54,7 +56,7 @@ class Corpus:
     def __len__(self) -> int:
         return len(self.labels)
 
-    def subset(self, indices: np.ndarray) -> "Corpus":
+    def subset(self, indices: np.ndarray) -> Corpus:
         pick = [int(i) for i in indices]
         return Corpus(labels=self.labels[pick], label_names=self.label_names, source=self.source,
                       texts=[self.texts[i] for i in pick] if self.texts is not None else None,
@@ -68,7 +70,7 @@ class Corpus:
         items = self.texts if self.texts is not None else self.sequences
         for item, label in zip(items, self.labels):
             payload = item if isinstance(item, str) else " ".join(map(str, item))
-            digest.update(f"{int(label)}\t{payload}\n".encode("utf-8"))
+            digest.update(f"{int(label)}\t{payload}\n".encode())
         counts = {name: int(np.sum(self.labels == i)) for i, name in enumerate(self.label_names)}
         data = {"source": self.source, "examples": len(self), "counts": counts, "sha256": digest.hexdigest()}
         if self.file_sha256:

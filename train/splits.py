@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgelstm.runtime.errors import ConfigError
+from edgelstm.core.errors import ConfigError
 from edgelstm.train.config import TrainConfig
 from edgelstm.train.prepare import balanced_indices
 from edgelstm.train.sources import Corpus, load_corpus

@@ -10,11 +10,12 @@ import json
 import os
 import shutil
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
-from edgelstm.runtime.errors import BackendUnavailableError
+from edgelstm.core.errors import BackendUnavailableError
 from edgelstm.web import npm
 from edgelstm.web.server import PageServer
 

@@ -22,7 +22,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from edgelstm.runtime.errors import ConfigError
+from edgelstm.core.errors import ConfigError
 
 HERE = Path(__file__).resolve().parent
 PACKAGE_JSON = HERE / "package.json"

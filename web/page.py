@@ -18,13 +18,14 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from edgelstm import staging
+from edgelstm.core import staging
+from edgelstm.core.errors import BundleError, ConfigError
 from edgelstm.runtime.bundle import Bundle
-from edgelstm.runtime.errors import BundleError, ConfigError
 from edgelstm.runtime.variants import VARIANTS
 from edgelstm.web import npm
 from edgelstm.web.unicode_tables import tables

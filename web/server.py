@@ -48,7 +48,7 @@ class PageServer:
     def url(self) -> str:
         return f"http://{HOST}:{self._httpd.server_address[1]}/"
 
-    def __enter__(self) -> "PageServer":
+    def __enter__(self) -> PageServer:
         self._thread.start()
         return self
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from edgelstm.core.errors import BundleError
 from edgelstm.runtime.bundle import Bundle
-from edgelstm.runtime.errors import BundleError
 from edgelstm.runtime.tokenizer import KERAS_INDEX_FROM, KERAS_OOV_ID, KERAS_START_ID, PADDING_ID, VOCAB_OOV_ID, Tokenizer
 
 # Stands for an out-of-vocabulary id: no fitted vocabulary or Keras index holds it.

@@ -20,14 +20,15 @@ identical. Calls stay serialized by the Classifier.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
+from edgelstm.core.errors import BackendUnavailableError, BundleError
 from edgelstm.runtime import tuning
 from edgelstm.runtime.backends._workers import RowWorkers
-from edgelstm.runtime.errors import BackendUnavailableError, BundleError
 from edgelstm.runtime.padding import FAST_PATH_INPUTS, PaddingStates, steps_needed
 
 # Messages of interpreters that meet an op (or op version) newer than they know.

@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import numpy as np
+from edgelstm.core.errors import BackendUnavailableError
 
-from edgelstm.runtime.errors import BackendUnavailableError
-from edgelstm.runtime.padding import PaddingStates
+if TYPE_CHECKING:  # type hints only: listing the backends (CLI help) must not load numpy
+    import numpy as np
+
+    from edgelstm.runtime.padding import PaddingStates
 
 
 class Backend(Protocol):

@@ -30,14 +30,15 @@ on its rows), so results are identical; a batch of one chunk runs on the calling
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
+from edgelstm.core.errors import BackendUnavailableError, BundleError
 from edgelstm.runtime import tuning
 from edgelstm.runtime.backends._workers import RowWorkers
-from edgelstm.runtime.errors import BackendUnavailableError, BundleError
 from edgelstm.runtime.padding import PaddingStates, steps_needed
 from edgelstm.runtime.safeload import load_npz
 

@@ -19,14 +19,15 @@ releases the GIL). The units are the ones a single worker runs, so results are i
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
+from edgelstm.core.errors import BackendUnavailableError, BundleError
 from edgelstm.runtime import tuning
 from edgelstm.runtime.backends._workers import RowWorkers
-from edgelstm.runtime.errors import BackendUnavailableError, BundleError
 from edgelstm.runtime.padding import FAST_PATH_INPUTS, PaddingStates, plan_groups, steps_needed
 
 CHUNK_ROWS = 64
@@ -52,7 +53,7 @@ class OnnxRuntime:
         try:
             # From bytes: the session keeps no file open, and parses exactly the bytes that were checked.
             self._session = onnxruntime.InferenceSession(content, options, providers=["CPUExecutionProvider"])
-        except Exception as error:  # onnxruntime raises its own Fail/InvalidGraph/NotImplemented types
+        except Exception as error:  # noqa: BLE001 - onnxruntime raises its own Fail/InvalidGraph/NotImplemented types
             raise BundleError(f"onnxruntime {onnxruntime.__version__} cannot load {self.file}: "
                               f"{str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__}") from None
         self._input_name, self._input_dtype, self.maxlen = self._input_details()

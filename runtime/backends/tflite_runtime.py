@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from edgelstm.core.errors import BackendUnavailableError
 from edgelstm.runtime.backends._tflite import TFLiteBackend
-from edgelstm.runtime.errors import BackendUnavailableError
 
 # (route, precision) pairs this interpreter cannot load, with what it reports.
 KNOWN_UNLOADABLE = {

@@ -16,9 +16,9 @@ import shutil
 import signal
 import subprocess
 import threading
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from collections.abc import Iterator, Sequence
 
 SUITE = "bookworm"
 # python3.11 is the Pi's Python; libstdc++6 because numpy's aarch64 wheel needs it to import.

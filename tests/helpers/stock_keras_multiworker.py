@@ -4,10 +4,9 @@ Run by tests/test_train_multiworker.py as `python stock_keras_multiworker.py` wi
 set; prints FIT-OK when `model.fit` succeeds, else exits non-zero with Keras' error.
 """
 
+import keras
 import numpy as np
 import tensorflow as tf
-
-import keras
 
 strategy = tf.distribute.MultiWorkerMirroredStrategy()
 with strategy.scope():

@@ -19,7 +19,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from edgelstm.runtime.errors import BundleError, ConfigError, InputError
+from edgelstm.core.errors import BundleError, ConfigError, InputError
 
 TOKENIZER_FORMAT_VERSION = 1
 PADDING_ID = 0

@@ -7,7 +7,7 @@ the next write into the same parent removes the orphan. An existing target is
 only replaced with `force`, only when it is of the same kind (it holds
 `marker`) or empty, and only once the new one is complete.
 
-Putting the finished folder in place is `edgelstm.swap`'s: one atomic exchange on
+Putting the finished folder in place is `edgelstm.core.swap`'s: one atomic exchange on
 Linux, signals held until it is done, and a half-done fallback swap repaired by
 the next writer. A signal held that way arrives after the write has succeeded:
 it is reported on stderr and otherwise ignored, since nothing is left to stop.
@@ -22,12 +22,12 @@ import signal
 import sys
 import tempfile
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
-from edgelstm import swap
-from edgelstm.runtime.errors import ConfigError
+from edgelstm.core import swap
+from edgelstm.core.errors import ConfigError
 
 _PARTIAL = re.compile(r"^\.(?P<name>.+)\.edgelstm-(?P<pid>\d+)-[^.]+\.(partial|old)$")
 

@@ -1,7 +1,8 @@
-"""Errors a user can act on. Each message names what was wrong and what is accepted.
+"""Errors a user can act on, for every stage. Each message names what was wrong and what is accepted.
 
 The command line prints these as one line without a traceback; anything else
-is a bug and gets a traceback with --debug.
+is a bug and gets a traceback with --debug. The runtime re-exports the ones a
+device app catches (`edgelstm.runtime.BundleError`, ...).
 """
 
 from __future__ import annotations
