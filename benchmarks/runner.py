@@ -23,10 +23,10 @@ from edgelstm.benchmarks.settings import KERAS_MODES, WORKER_TIMEOUT_S, BenchSet
 from edgelstm.core.errors import ConfigError
 from edgelstm.core.hashing import sha256_of
 from edgelstm.core.processes import signal_name
+from edgelstm.core.variants import VARIANTS, parse_variants
 from edgelstm.runtime import selection, tuning
 from edgelstm.runtime.backends.base import BACKENDS, is_installed
 from edgelstm.runtime.bundle import Bundle
-from edgelstm.runtime.variants import VARIANTS, parse_variants
 
 KERAS_VARIANT = "keras"
 THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")

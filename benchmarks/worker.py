@@ -203,14 +203,14 @@ def golden_parity(predict: Predict, spec: dict) -> dict:
     """Parity against the golden Keras outputs shipped in the bundle (runtime/parity.compare)."""
     import numpy as np
 
+    from edgelstm.core.variants import VARIANTS
     from edgelstm.runtime.parity import compare
-    from edgelstm.runtime.tolerances import TOLERANCES
 
     with np.load(os.path.join(spec["bundle"], "golden.npz"), allow_pickle=False) as golden:
         ids, reference, labels = golden["ids"], golden["keras_probs"], golden["labels"]
     probs = np.asarray(predict_in_batches(predict, ids, EVAL_BATCH)).reshape(-1)
     # The Keras baseline is held to the float32 bound: it must reproduce its own golden outputs.
-    tolerance = TOLERANCES.get(spec["variant"], TOLERANCES["tflite-fp32"])
+    tolerance = VARIANTS[spec["variant"] if spec["variant"] in VARIANTS else "tflite-fp32"].tolerance
     # labels of -1 (edge cases) count for |dp| and agreement, not for accuracy
     parity = compare(probs, reference, variant=spec["variant"], labels=labels, tolerance=tolerance)
     return {**parity.to_dict(), "labelled": int((labels >= 0).sum())}
@@ -229,7 +229,7 @@ def predict_in_batches(predict: Predict, ids: Any, size: int) -> list[float]:
 def data_accuracy(predict: Predict, ids: Any, labels: Any) -> dict:
     import numpy as np
 
-    from edgelstm.runtime.tolerances import LABEL_THRESHOLD
+    from edgelstm.core.outputs import LABEL_THRESHOLD
 
     probs = np.asarray(predict_in_batches(predict, ids, EVAL_BATCH))
     correct = (probs >= LABEL_THRESHOLD) == (labels == 1)

@@ -7,17 +7,17 @@ from __future__ import annotations
 
 import argparse
 
+from edgelstm.core.variants import PREFERENCE, UNSUPPORTED_MODES, VARIANTS
 from edgelstm.export.defaults import DEFAULT_HELD_OUT
 from edgelstm.export.jobs import DEFAULT_TIMEOUT
-from edgelstm.export.routes import ROUTES
-from edgelstm.runtime.variants import UNSUPPORTED_MODES, VARIANTS
 
 EPILOG = f"""variants: {', '.join(VARIANTS)} (default: all)
+preferred on a device, best first: {', '.join(PREFERENCE)}
 not possible for an LSTM: {', '.join(UNSUPPORTED_MODES)}
 
 Every variant is run on its device interpreter (ai-edge-litert, onnxruntime) over
 held-out validation texts plus edge cases and compared with the Keras model; one
-over its bound (edgelstm.runtime.tolerances) fails the export unless --keep-failed.
+over its bound (edgelstm.core.variants) fails the export unless --keep-failed.
 
 examples:
   edgelstm export runs/demo --out bundles/demo
@@ -31,14 +31,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run", metavar="RUN", help="run directory written by `edgelstm train`")
     parser.add_argument("--out", required=True, help="bundle folder to create")
     parser.add_argument("--variants", nargs="+", metavar="VARIANT",
-                        help="variants to build, space- or comma-separated (default: all six)")
+                        help=f"variants to build, space- or comma-separated (default: all {len(VARIANTS)})")
     parser.add_argument("--force", action="store_true",
                         help="replace an existing bundle at --out (only once the new one is complete)")
     parser.add_argument("--keep-failed", action="store_true",
                         help="write the bundle even if variants fail; failed ones are marked and never the default")
     parser.add_argument("--held-out", type=_positive_int, default=DEFAULT_HELD_OUT, metavar="N",
                         help=f"validation texts in the evaluation set (default {DEFAULT_HELD_OUT}; all if fewer)")
-    choices = "; ".join(f"{name}: {', '.join(routes)}" for name, routes in ROUTES.items() if len(routes) > 1)
+    choices = "; ".join(f"{name}: {', '.join(spec.route_names)}" for name, spec in VARIANTS.items()
+                        if len(spec.routes) > 1)
     parser.add_argument("--route", action="append", metavar="VARIANT=ROUTE",
                         help=f"build a variant by another graph route than its default ({choices})")
     parser.add_argument("--job-timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",

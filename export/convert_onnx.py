@@ -8,7 +8,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from edgelstm.core.variants import TF2ONNX
 from edgelstm.export import keras_model
+from edgelstm.export.jobs import ConversionJob
 
 # tf2onnx 1.17 stops at opset 18; 17 leaves room for the older onnxruntime releases devices carry.
 OPSET = 17
@@ -16,6 +18,18 @@ INPUT_NAME, H0_NAME, C0_NAME, OUTPUT_NAME = "ids", "h0", "c0", "probability"
 BATCH_AXIS, STEPS_AXIS = "batch", "steps"
 # Signed int8 weights: onnxruntime's default; QUInt8 measured no faster on this x86 CPU.
 WEIGHT_TYPE = "QInt8"
+
+
+def tf2onnx_fp32(job: ConversionJob) -> dict[str, Any]:
+    """The `tf2onnx` route's converter: returns the converter settings the manifest records."""
+    return convert(job.model, job.out)
+
+
+def quantize_dynamic(job: ConversionJob) -> dict[str, Any]:
+    """The `ort-quantize-dynamic` route's converter: quantizes the source variant's file (onnx-fp32)."""
+    if job.source is None:
+        raise ValueError("the ort-quantize-dynamic route needs its source variant's file")
+    return quantize(job.source, job.out)
 
 
 def convert(model_path: Path, out: Path) -> dict[str, Any]:
@@ -35,7 +49,7 @@ def convert(model_path: Path, out: Path) -> dict[str, Any]:
     proto, _ = tf2onnx.convert.from_function(function, input_signature=signature, opset=OPSET)
     _name_interface(proto)
     _save(proto, out)
-    return {"route": "tf2onnx", "converter": {"tf2onnx": tf2onnx.__version__, "opset": OPSET}}
+    return {"tf2onnx": tf2onnx.__version__, "opset": OPSET}
 
 
 def quantize(source: Path, out: Path) -> dict[str, Any]:
@@ -43,7 +57,7 @@ def quantize(source: Path, out: Path) -> dict[str, Any]:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     quantize_dynamic(str(source), str(out), weight_type=QuantType[WEIGHT_TYPE])
-    return {"route": "ort-quantize-dynamic", "converter": {"weight_type": WEIGHT_TYPE, "source_route": "tf2onnx"}}
+    return {"weight_type": WEIGHT_TYPE, "source_route": TF2ONNX}
 
 
 def _name_interface(proto: Any) -> None:

@@ -1,4 +1,4 @@
-"""Keras model -> .tflite by one of the two routes in `edgelstm.export.routes`.
+"""Keras model -> .tflite by one of the two TFLite routes of the variant table (core/variants.py).
 
 Runs in a conversion subprocess: the converter may segfault (full int8 on the
 WHILE graph does), and that must fail one variant, not the export.
@@ -13,8 +13,9 @@ from typing import Any
 
 import numpy as np
 
+from edgelstm.core.variants import KERAS3_WHILE, TF_KERAS_FUSED
 from edgelstm.export import keras_model
-from edgelstm.export.routes import KERAS3_WHILE, TF_KERAS_FUSED
+from edgelstm.export.jobs import ConversionJob
 
 INPUT_NAME, H0_NAME, C0_NAME = "ids", "h0", "c0"
 # A dynamic batch fails ('tf.TensorListReserve' op requires element_shape to be static):
@@ -22,8 +23,18 @@ INPUT_NAME, H0_NAME, C0_NAME = "ids", "h0", "c0"
 BATCH = 1
 
 
+def keras3_while(job: ConversionJob) -> dict[str, Any]:
+    """The `keras3-while` route's converter: returns the converter settings the manifest records."""
+    return convert(job.model, job.out, route=KERAS3_WHILE, precision=job.precision, calibration_path=job.calibration)
+
+
+def tf_keras_fused(job: ConversionJob) -> dict[str, Any]:
+    """The `tf_keras-fused` route's converter: returns the converter settings the manifest records."""
+    return convert(job.model, job.out, route=TF_KERAS_FUSED, precision=job.precision, calibration_path=job.calibration)
+
+
 def convert(model_path: Path, out: Path, *, route: str, precision: str, calibration_path: Path) -> dict[str, Any]:
-    """Write the .tflite file; returns what the manifest records about how it was made."""
+    """Write the .tflite file; returns the converter settings used."""
     model = keras_model.load_model(model_path)
     arch = keras_model.architecture(model)
     with tempfile.TemporaryDirectory(prefix="edgelstm-savedmodel-") as scratch:
@@ -37,7 +48,7 @@ def convert(model_path: Path, out: Path, *, route: str, precision: str, calibrat
         state_units = arch.lstm_units if route == KERAS3_WHILE else None
         settings = _set_precision(converter, precision, calibration_path, state_units)
         out.write_bytes(converter.convert())
-    return {"route": route, "converter": settings}
+    return settings
 
 
 def _keras3_while(model: Any, units: int, scratch: Path) -> Any:

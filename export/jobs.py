@@ -36,6 +36,17 @@ class Job:
     params: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class ConversionJob:
+    """What a route's converter function (`Route.converter` in core/variants.py) is given, in its process."""
+
+    model: Path  # the run's model.keras
+    out: Path  # the file to write
+    precision: str  # the variant's precision
+    calibration: Path  # the run's calibration.npz, for full-integer calibration
+    source: Path | None = None  # the file of the route's source variant, when it transforms one
+
+
 def run_job(job: Job, work: Path, *, timeout: float = DEFAULT_TIMEOUT) -> dict[str, Any]:
     """Run `job` in a fresh interpreter; return its result dict or raise JobFailed."""
     spec_path, result_path, log_path = (work / f"{job.name}{suffix}" for suffix in (".json", ".result.json", ".log"))

@@ -10,21 +10,13 @@ from typing import Any
 from edgelstm import __version__
 from edgelstm.core.hashing import sha256_of
 from edgelstm.core.jsonio import write_json
+from edgelstm.core.outputs import LABEL_THRESHOLD
+from edgelstm.core.variants import NUMPY, PREFERENCE, VARIANTS
 from edgelstm.core.versions import library_versions
 from edgelstm.export.evalset import EvalSet
 from edgelstm.export.source import Run
 from edgelstm.runtime.bundle import GOLDEN, MANIFEST, SCHEMA_VERSION, STATUS_PASSED, WEIGHTS
-from edgelstm.runtime.tolerances import LABEL_THRESHOLD
-from edgelstm.runtime.variants import VARIANTS
 
-# Best first; `auto` on a device takes the first one an installed interpreter runs. Dynamic
-# int8 leads: a quarter of the float size, and the parity gate holds its labels to Keras'.
-# ONNX before TFLite at each precision, by measurement (benchmarks/README.md, IMDB bundle,
-# batch 1): onnx-dynint8 0.24 ms against 0.97 ms for the fused, always-padded tflite-dynint8;
-# onnx-fp32 0.56 ms against 0.75 ms. A device with only LiteRT installed still gets the TFLite
-# variant of the same precision. Full int8 comes last: on a CPU it is the slowest (11 ms); it
-# is there for integer-only hardware.
-PREFERENCE = ("onnx-dynint8", "tflite-dynint8", "onnx-fp32", "tflite-fp32", "tflite-fp16", "tflite-int8")
 OUTPUT = "sigmoid probability of label 1"
 
 
@@ -49,7 +41,8 @@ def build_manifest(*, run: Run, evalset: EvalSet, architecture: dict[str, Any],
         "default_variant": preference[0] if preference else None,
         "variant_preference": preference,
         "weights": {"file": WEIGHTS, "gate_order": "ifco",
-                    "serves": [name for name in ordered if VARIANTS[name].is_float32]},
+                    "serves": [name for name, entry in ordered.items()
+                               if NUMPY in VARIANTS[name].route(entry["route"]).runs_on]},
         "golden": {"file": GOLDEN, "count": len(evalset), "edge_cases": int(evalset.edge_case.sum()),
                    "held_out": int((~evalset.edge_case).sum()), "edge_case_names": evalset.edge_case_names,
                    "source": "validation.npz of the run: rows the model never trained on"},

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from edgelstm.runtime.tolerances import TOLERANCES
+from edgelstm.core.variants import VARIANTS
 
 
 def render(manifest: dict[str, Any], bytes_of: dict[str, int]) -> str:
@@ -43,7 +43,7 @@ def render(manifest: dict[str, Any], bytes_of: dict[str, int]) -> str:
 
 def _variant_row(name: str, entry: dict[str, Any], bytes_of: dict[str, int]) -> str:
     parity = entry["parity"]
-    bound = TOLERANCES[name].max_abs_diff
+    bound = VARIANTS[name].tolerance.max_abs_diff
     drop = parity.get("accuracy_drop")
     return (f"| `{name}` | {entry['file']} | {bytes_of[entry['file']] / 1024:.1f} | {entry['route']} | "
             f"{parity['max_abs_diff']:.2e} | {f'{bound:.0e}' if bound is not None else '-'} | "

@@ -17,18 +17,17 @@ from typing import Any
 import numpy as np
 
 from edgelstm.core.errors import ExportError
+from edgelstm.core.variants import VARIANTS, Route, VariantSpec, parse_variants, resolve_routes
 from edgelstm.export import manifest as manifest_mod
 from edgelstm.export import modelcard
 from edgelstm.export.defaults import DEFAULT_HELD_OUT
 from edgelstm.export.evalset import EvalSet, build_eval_set
 from edgelstm.export.jobs import DEFAULT_TIMEOUT, Job, JobFailed, run_job
-from edgelstm.export.routes import resolve_routes
 from edgelstm.export.source import TOKENIZER, Run, read_run
 from edgelstm.export.staging import staging
 from edgelstm.runtime.bundle import GOLDEN, MODEL_CARD, STATUS_FAILED, STATUS_PASSED, WEIGHTS
 from edgelstm.runtime.padding import PADDING_STATES
 from edgelstm.runtime.parity import Parity, compare, compare_fast_path, format_table
-from edgelstm.runtime.variants import VARIANTS, VariantSpec, parse_variants
 
 WORK = "_work"  # scratch inside the staging folder: removed with it on any failure
 Log = Callable[[str], None]
@@ -111,15 +110,15 @@ def _reference(ctx: Context) -> dict[str, Any]:
     return result["architecture"]
 
 
-def _export_variant(spec: VariantSpec, route: str, ctx: Context) -> Outcome:
+def _export_variant(spec: VariantSpec, route: Route, ctx: Context) -> Outcome:
     """Convert, inspect, run on the device interpreter, compare with Keras."""
-    outcome = Outcome(spec.name, route)
+    outcome = Outcome(spec.name, route.name)
     started = time.perf_counter()
     try:
         stage = "convert"
         converted = run_job(_conversion_job(spec, route, ctx), ctx.work, timeout=ctx.timeout)
         stage = "check"
-        checked = run_job(_check_job(spec, ctx), ctx.work, timeout=ctx.timeout)
+        checked = run_job(_check_job(spec, route, ctx), ctx.work, timeout=ctx.timeout)
     except JobFailed as error:
         outcome.stage, outcome.error = stage, str(error)
     else:
@@ -127,26 +126,28 @@ def _export_variant(spec: VariantSpec, route: str, ctx: Context) -> Outcome:
             outcome.stage, outcome.error = "check", "; ".join(checked["problems"])
         else:
             _measure(outcome, spec, converted, checked, ctx)
-    ctx.log(f"{spec.name:<15} {route:<21} {time.perf_counter() - started:6.1f} s  "
+    ctx.log(f"{spec.name:<15} {route.name:<21} {time.perf_counter() - started:6.1f} s  "
             + ("passed" if outcome.passed else f"FAILED: {outcome.error or '; '.join(outcome.parity.failures)}"))
     return outcome
 
 
-def _conversion_job(spec: VariantSpec, route: str, ctx: Context) -> Job:
-    params: dict[str, Any] = {"model": str(ctx.run.model_path), "out": str(ctx.folder / spec.filename)}
-    if spec.format == "tflite":
-        params.update(route=route, precision=spec.precision, calibration=str(ctx.run.calibration_path))
-        return Job("tflite", f"convert-{spec.name}", params)
-    if spec.precision == "fp32":
-        return Job("onnx", f"convert-{spec.name}", params)
-    # Quantize this export's onnx-fp32 when it was built, else a float model converted for the purpose.
-    source = ctx.folder / VARIANTS["onnx-fp32"].filename
-    params["source"] = str(source if source.is_file() else ctx.work / "onnx-fp32-source.onnx")
-    return Job("onnx-dynint8", f"convert-{spec.name}", params)
+def _conversion_job(spec: VariantSpec, route: Route, ctx: Context) -> Job:
+    """The route's converter function, run in a child process (export/worker.py)."""
+    params: dict[str, Any] = {"converter": route.converter, "model": str(ctx.run.model_path),
+                              "out": str(ctx.folder / spec.filename), "precision": spec.precision,
+                              "calibration": str(ctx.run.calibration_path)}
+    if route.source is not None:
+        # This export's file of the source variant when it was built, else one built for the purpose.
+        source = VARIANTS[route.source]
+        built = ctx.folder / source.filename
+        params.update(source=str(built if built.is_file() else ctx.work / f"{source.name}-source.{source.format}"),
+                      source_converter=source.default_route.converter, source_precision=source.precision)
+    return Job("convert", f"convert-{spec.name}", params)
 
 
-def _check_job(spec: VariantSpec, ctx: Context) -> Job:
+def _check_job(spec: VariantSpec, route: Route, ctx: Context) -> Job:
     return Job("check", f"check-{spec.name}", {"format": spec.format, "precision": spec.precision,
+                                               "backend": route.runs_on[0], "fast_path": route.fast_path,
                                                "file": str(ctx.folder / spec.filename),
                                                "eval_ids": str(ctx.eval_ids),
                                                "probs_out": str(ctx.work / f"probs-{spec.name}.npy"),
@@ -167,7 +168,7 @@ def _measure(outcome: Outcome, spec: VariantSpec, converted: dict[str, Any], che
         outcome.parity.failures += [f"fast path: {failure}" for failure in fast.failures]
     outcome.entry = {
         "file": spec.filename, "format": spec.format, "precision": spec.precision,
-        "description": spec.description, "route": converted["route"], "converter": converted["converter"],
+        "description": spec.description, "route": outcome.route, "converter": converted["converter"],
         **fields, "bytes": (ctx.folder / spec.filename).stat().st_size,
         "parity": {**outcome.parity.to_dict(), "backend": checked["backend"]},
         "status": STATUS_PASSED if outcome.parity.passed else STATUS_FAILED,

@@ -23,12 +23,12 @@ from pathlib import Path
 from typing import Any
 
 from edgelstm.core.errors import ConfigError
+from edgelstm.core.variants import parse_variants
 from edgelstm.export import modelcard
 from edgelstm.export.staging import staging
 from edgelstm.runtime import signing
 from edgelstm.runtime.bundle import MANIFEST, MODEL_CARD, TOKENIZER, Bundle
 from edgelstm.runtime.selection import is_passed
-from edgelstm.runtime.variants import parse_variants
 
 
 def slim_bundle(source: str | Path, out: str | Path, *, variants: list[str], force: bool = False,

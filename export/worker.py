@@ -31,49 +31,55 @@ def reference(job: dict[str, Any]) -> dict[str, Any]:
     return {"architecture": arch.to_dict()}
 
 
-def tflite(job: dict[str, Any]) -> dict[str, Any]:
-    from edgelstm.export import convert_tflite
+def convert(job: dict[str, Any]) -> dict[str, Any]:
+    """Build one variant's file with its route's converter function (core/variants.py).
 
-    return convert_tflite.convert(Path(job["model"]), Path(job["out"]), route=job["route"],
-                                  precision=job["precision"], calibration_path=Path(job["calibration"]))
+    A route that transforms another variant's file (onnx-dynint8 quantizes onnx-fp32) uses
+    that file when this export built it, else builds it first with that variant's own route.
+    """
+    from edgelstm.export.jobs import ConversionJob
+
+    model, calibration = Path(job["model"]), Path(job["calibration"])
+    source = Path(job["source"]) if job.get("source") else None
+    if source is not None and not source.is_file():
+        _converter(job["source_converter"])(ConversionJob(model, source, job["source_precision"], calibration))
+    settings = _converter(job["converter"])(ConversionJob(model, Path(job["out"]), job["precision"], calibration, source))
+    return {"converter": settings}
 
 
-def onnx(job: dict[str, Any]) -> dict[str, Any]:
-    from edgelstm.export import convert_onnx
+def _converter(path: str) -> Callable[[Any], dict[str, Any]]:
+    """The function "module:function" names; only edgelstm's own export modules are accepted."""
+    import importlib
 
-    return convert_onnx.convert(Path(job["model"]), Path(job["out"]))
-
-
-def onnx_dynint8(job: dict[str, Any]) -> dict[str, Any]:
-    """Quantize the onnx-fp32 file of this export, or convert one first when there is none."""
-    from edgelstm.export import convert_onnx
-
-    source = Path(job["source"])
-    if not source.is_file():
-        convert_onnx.convert(Path(job["model"]), source)
-    return convert_onnx.quantize(source, Path(job["out"]))
+    module, _, function = path.partition(":")
+    if not module.startswith("edgelstm.export.") or not function:
+        raise ValueError(f"converter {path!r} must name a function in edgelstm.export, as module:function")
+    return getattr(importlib.import_module(module), function)
 
 
 def check(job: dict[str, Any]) -> dict[str, Any]:
-    """Inspect one exported file, then run it through the runtime's own backend for its format,
-    as a device would, with TensorFlow unimportable."""
+    """Inspect one exported file, then run it through the runtime's own backend for its route
+    (the first the variant table names), as a device would, with TensorFlow unimportable."""
     sys.modules["tensorflow"] = None  # type: ignore[assignment]  # proves the device side needs no TF
     import numpy as np
 
     from edgelstm.export import inspect_model
     from edgelstm.runtime.padding import PADDING_STATES, PaddingStates
 
-    path = Path(job["file"])
+    path, backend_name = Path(job["file"]), job["backend"]
     if job["format"] == "tflite":
-        info, keys, backend_name = inspect_model.tflite_info(path), inspect_model.TFLITE_FIELDS, "litert"
+        info, keys = inspect_model.tflite_info(path), inspect_model.TFLITE_FIELDS
         problems = inspect_model.tflite_problems(info)
     else:
-        info, keys, backend_name = inspect_model.onnx_info(path), inspect_model.ONNX_FIELDS, "onnxruntime"
+        info, keys = inspect_model.onnx_info(path), inspect_model.ONNX_FIELDS
         problems = inspect_model.onnx_problems(info)
+    fast_path = inspect_model.fast_path_inputs(info)
+    if bool(fast_path) != job["fast_path"]:  # the table and the file must agree on how a client feeds it
+        problems.append(f"the variant table says this route's model {'takes' if job['fast_path'] else 'lacks'} "
+                        f"the state inputs, but the file {'has' if fast_path else 'has not'} them")
     if problems:  # e.g. never hand a Flex model to an interpreter that cannot run it
         return {"problems": problems}
     fields = {key: info[key] for key in keys}
-    fast_path = inspect_model.fast_path_inputs(info)
     if fast_path:
         fields["fast_path"] = {"inputs": fast_path, "padding_states": PADDING_STATES}
     entry = {"file": path.name, "format": job["format"], "precision": job["precision"], **fields}
@@ -98,9 +104,7 @@ def _predict(backend_name: str, path: Path, entry: dict[str, Any], ids: Any, sta
         backend.close()
 
 
-JOBS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
-    "reference": reference, "tflite": tflite, "onnx": onnx, "onnx-dynint8": onnx_dynint8, "check": check,
-}
+JOBS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {"reference": reference, "convert": convert, "check": check}
 
 
 def main(argv: list[str]) -> int:

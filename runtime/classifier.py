@@ -22,11 +22,11 @@ from typing import Any, overload
 import numpy as np
 
 from edgelstm.core.errors import BackendUnavailableError, BundleError, ConfigError, EdgeLSTMError, InputError
+from edgelstm.core.outputs import LABEL_THRESHOLD
 from edgelstm.runtime import selection, signing, tuning
 from edgelstm.runtime.backends import base
 from edgelstm.runtime.bundle import Bundle
 from edgelstm.runtime.padding import steps_from_lengths
-from edgelstm.runtime.tolerances import LABEL_THRESHOLD
 
 log = logging.getLogger("edgelstm.runtime")
 

@@ -11,8 +11,8 @@ import re
 from typing import Any
 
 from edgelstm.core.errors import BundleError
+from edgelstm.core.variants import VARIANTS
 from edgelstm.runtime.padding import FAST_PATH_INPUTS
-from edgelstm.runtime.variants import VARIANTS
 
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 MAX_MAXLEN = 100_000

@@ -6,8 +6,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from edgelstm.runtime.tolerances import FAST_PATH_MAX_DIFF_FP32, LABEL_THRESHOLD, TOLERANCES, Tolerance
-from edgelstm.runtime.variants import VARIANTS
+from edgelstm.core.outputs import LABEL_THRESHOLD
+from edgelstm.core.variants import FAST_PATH_MAX_DIFF_FP32, VARIANTS, Tolerance
 
 
 @dataclass
@@ -39,7 +39,7 @@ def compare(probs: np.ndarray, reference: np.ndarray, *, variant: str,
     `labels`: true labels, -1 for rows without one (golden.npz's edge cases); accuracy
     is computed on the labelled rows only, probabilities and agreement on all rows.
     """
-    tolerance = tolerance or TOLERANCES[variant]
+    tolerance = tolerance or VARIANTS[variant].tolerance
     probs = np.asarray(probs, dtype=np.float64).reshape(-1)
     reference = np.asarray(reference, dtype=np.float64).reshape(-1)
     finite = np.isfinite(probs)
@@ -91,9 +91,9 @@ FIGURES_HEADER = (f"{'n':>5} {'max|dp|':>9} {'bound':>8} {'mean|dp|':>9} {'agree
                   f"{'acc%':>6} {'drop':>6} {'NaN':>4}  status")
 
 
-def format_figures(variant: str, p: Parity) -> str:
-    """One row's figures beside the variant's bounds, aligned under FIGURES_HEADER."""
-    t = TOLERANCES[variant]
+def format_figures(variant: str, p: Parity, tolerance: Tolerance | None = None) -> str:
+    """One row's figures beside the bounds they were judged by (default: the variant's), aligned under FIGURES_HEADER."""
+    t = tolerance or VARIANTS[variant].tolerance
     bound = f"{t.max_abs_diff:.0e}" if t.max_abs_diff is not None else "-"
     acc = f"{p.accuracy:.2f}" if p.accuracy is not None else "-"
     drop = f"{p.accuracy_drop:+.2f}" if p.accuracy_drop is not None else "-"

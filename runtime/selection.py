@@ -3,11 +3,11 @@
 Decided from the manifest and the installed packages only, before any model
 file is parsed:
 
-* a variant runs on its format's interpreters (`base.FORMAT_BACKENDS`), and on
-  `numpy` when weights.npz serves it (the float32 variants);
+* a variant runs on the interpreters the variant table (core/variants.py) names for
+  the route that built it, `numpy` among them only when weights.npz serves it;
 * a backend runs it when its package is installed and it reports no known
-  reason against it (`unsupported_reason`: e.g. tflite-runtime 2.14 and the
-  Keras 3 dynamic-int8 model);
+  reason against it (the table's refusals, e.g. tflite-runtime 2.14 and the
+  Keras 3 dynamic-int8 model, then the backend's own `unsupported_reason`);
 * with no variant named, the manifest's `default_variant` is tried first, then
   `variant_preference`, skipping variants whose status is not `passed`.
 """
@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from edgelstm.core.errors import BackendUnavailableError
+from edgelstm.core.variants import variant_spec
 from edgelstm.runtime.backends import base
 from edgelstm.runtime.bundle import STATUS_PASSED, Bundle
-from edgelstm.runtime.variants import VARIANTS, variant_spec
 
 AUTO = "auto"
 
@@ -37,21 +37,20 @@ class Option:
 def numpy_serves(bundle: Bundle, variant: str) -> bool:
     """True when the bundle's float32 weights.npz reproduces `variant` (a float32 variant)."""
     weights = bundle.manifest.get("weights") or {}
-    return (variant in weights.get("serves", []) and weights.get("file") in bundle.manifest["files"]
-            and VARIANTS[variant].is_float32)
+    return variant in weights.get("serves", []) and weights.get("file") in bundle.manifest["files"]
 
 
 def options(bundle: Bundle, variant: str) -> list[Option]:
     """Every backend that could run `variant`, best first, with what stops it on this machine."""
     entry = bundle.variant(variant)
-    return [Option(variant, name, _problem(name, entry))
+    return [Option(variant, name, _problem(name, variant, entry))
             for name in base.candidates(variant, entry, numpy_serves=numpy_serves(bundle, variant))]
 
 
-def _problem(backend: str, entry: dict[str, Any]) -> str | None:
+def _problem(backend: str, variant: str, entry: dict[str, Any]) -> str | None:
     if not base.is_installed(backend):
         return f"{backend} is not installed ({base.describe_install(backend)})"
-    return base.reason_unsupported(backend, entry)
+    return base.reason_unsupported(backend, variant, entry)
 
 
 def variant_order(bundle: Bundle) -> list[str]:

@@ -18,12 +18,12 @@ from typing import Any
 import numpy as np
 
 from edgelstm.core.errors import BackendUnavailableError, BundleError, EdgeLSTMError
+from edgelstm.core.variants import parse_variants
 from edgelstm.runtime import selection, tuning
 from edgelstm.runtime.backends import base
 from edgelstm.runtime.bundle import Bundle
 from edgelstm.runtime.classifier import Classifier
 from edgelstm.runtime.parity import FIGURES_HEADER, Parity, compare, compare_fast_path, format_figures
-from edgelstm.runtime.variants import parse_variants
 
 OK, FAILED, SKIPPED = "ok", "FAIL", "skipped"
 PADDED, FAST = "padded", "fast"

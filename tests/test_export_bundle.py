@@ -16,14 +16,13 @@ import pytest
 
 from edgelstm.core.errors import BundleError
 from edgelstm.core.hashing import sha256_of
+from edgelstm.core.variants import KERAS3_WHILE, TF_KERAS_FUSED, VARIANTS
 from edgelstm.export.evalset import build_eval_set
 from edgelstm.export.inspect_model import tflite_info
-from edgelstm.export.routes import KERAS3_WHILE, ROUTES, TF_KERAS_FUSED
 from edgelstm.export.source import read_run
 from edgelstm.runtime.bundle import SCHEMA_VERSION, Bundle
 from edgelstm.runtime.parity import compare
 from edgelstm.runtime.tokenizer import Tokenizer
-from edgelstm.runtime.variants import VARIANTS
 
 pytestmark = pytest.mark.slow
 
@@ -49,7 +48,7 @@ def test_every_variant_is_exported_passed_and_preferred(bundle: Bundle) -> None:
     assert manifest["default_variant"] == manifest["variant_preference"][0]
     assert manifest["rejected"] == {}
     for name, entry in manifest["variants"].items():
-        assert entry["route"] == ROUTES[name][0]
+        assert entry["route"] == VARIANTS[name].default_route.name
         assert entry["file"] == VARIANTS[name].filename
         assert entry["bytes"] == (bundle.root / entry["file"]).stat().st_size
 

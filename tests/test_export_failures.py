@@ -6,6 +6,7 @@ WHILE graph), the kills are real signals to a real export process.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import signal
@@ -17,11 +18,10 @@ from pathlib import Path
 import pytest
 
 from edgelstm.core.errors import ExportError
+from edgelstm.core.variants import UNSUPPORTED_MODES, VARIANTS, Tolerance
 from edgelstm.export.pipeline import export_run
 from edgelstm.export.staging import remove_orphans
 from edgelstm.runtime.bundle import Bundle
-from edgelstm.runtime.tolerances import TOLERANCES, Tolerance
-from edgelstm.runtime.variants import UNSUPPORTED_MODES
 
 pytestmark = pytest.mark.slow
 
@@ -78,8 +78,8 @@ def test_a_variant_over_its_bound_fails_the_export_unless_kept(tiny_run: Path, t
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     # A bound no model can meet (more than 100 % of labels equal), so the figure measured on
     # the real model misses it; the quantized variant keeps its own bound.
-    monkeypatch.setitem(TOLERANCES, "onnx-fp32", Tolerance(max_abs_diff=1e-4, min_label_agreement=1.01,
-                                                           max_accuracy_drop=0.0))
+    impossible = Tolerance(max_abs_diff=1e-4, min_label_agreement=1.01, max_accuracy_drop=0.0)
+    monkeypatch.setitem(VARIANTS, "onnx-fp32", dataclasses.replace(VARIANTS["onnx-fp32"], tolerance=impossible))
     target, variants = tmp_path / "bundle", ["onnx-fp32", "onnx-dynint8"]
     with pytest.raises(ExportError, match=r"1 of 2 variant\(s\) failed: onnx-fp32 \(over its parity bound\)"):
         export_run(tiny_run, target, variants=variants, log=lambda line: None)

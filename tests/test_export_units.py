@@ -11,11 +11,10 @@ import numpy as np
 import pytest
 
 from edgelstm.core.errors import ConfigError
+from edgelstm.core.variants import KERAS3_WHILE, TF_KERAS_FUSED, VARIANTS, parse_variants, resolve_routes
 from edgelstm.export.evalset import edge_case_texts
-from edgelstm.export.routes import KERAS3_WHILE, ROUTES, TF_KERAS_FUSED, resolve_routes
 from edgelstm.export.staging import check_target, remove_orphans, staging
 from edgelstm.runtime.tokenizer import Tokenizer
-from edgelstm.runtime.variants import parse_variants
 
 
 @pytest.mark.parametrize("kind", ["vocab", "keras-imdb"])
@@ -37,9 +36,9 @@ def test_edge_cases_fit_both_tokenizer_kinds(kind: str) -> None:
 
 def test_routes_default_to_the_measured_choice_and_accept_the_alternative() -> None:
     specs = parse_variants(None)
-    assert resolve_routes(specs) == {name: routes[0] for name, routes in ROUTES.items()}
-    assert resolve_routes(specs)["tflite-int8"] == TF_KERAS_FUSED
-    assert resolve_routes(specs, ["tflite-dynint8=keras3-while"])["tflite-dynint8"] == KERAS3_WHILE
+    assert resolve_routes(specs) == {name: spec.routes[0] for name, spec in VARIANTS.items()}
+    assert resolve_routes(specs)["tflite-int8"].name == TF_KERAS_FUSED
+    assert resolve_routes(specs, ["tflite-dynint8=keras3-while"])["tflite-dynint8"].name == KERAS3_WHILE
 
 
 @pytest.mark.parametrize("override, message", [

@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 
 from edgelstm.core.errors import ConfigError
+from edgelstm.core.variants import VARIANTS
 from edgelstm.runtime import BackendUnavailableError, Bundle, Classifier
 from edgelstm.runtime.backends import base
 from edgelstm.runtime.parity import compare
-from edgelstm.runtime.tolerances import TOLERANCES
 
 
 def require(backend: str) -> None:
@@ -64,7 +64,7 @@ def test_float32_variants_agree_across_backends(tiny_bundle: Path) -> None:
                 results[backend] = classifier.predict_ids(ids)
         assert "numpy" in results, "weights.npz should serve every float32 variant"
         for backend, probs in results.items():
-            np.testing.assert_allclose(probs, results["numpy"], atol=2 * TOLERANCES[variant].max_abs_diff,
+            np.testing.assert_allclose(probs, results["numpy"], atol=2 * VARIANTS[variant].tolerance.max_abs_diff,
                                        err_msg=f"{variant}: {backend} vs numpy")
 
 
@@ -148,15 +148,18 @@ def test_a_failed_variant_is_never_picked_and_warns_when_named(bundle_copy: Path
 
 def test_the_tflite_runtime_refusal_is_decided_before_loading() -> None:
     """tflite-runtime 2.14 cannot read the Keras 3 WHILE dynamic-int8 model: refused from the manifest."""
-    from edgelstm.runtime.backends.tflite_runtime import TFLiteRuntime, numpy_too_new
+    from edgelstm.runtime.backends.tflite_runtime import numpy_too_new
 
     entry = {"file": "model-tflite-dynint8.tflite", "format": "tflite", "precision": "dynint8", "route": "keras3-while"}
-    reason = TFLiteRuntime.unsupported_reason(entry)
+    # the table's refusal comes first: it holds whether or not tflite-runtime is installed here
+    assert "FULLY_CONNECTED version 12" in base.reason_unsupported("tflite-runtime", "tflite-dynint8", entry)
+    if not base.is_installed("tflite-runtime"):
+        return
+    fused = base.reason_unsupported("tflite-runtime", "tflite-dynint8", dict(entry, route="tf_keras-fused"))
     if numpy_too_new():  # this environment: every model is refused, for numpy's sake
-        assert "numpy<2" in reason
+        assert "numpy<2" in fused
     else:
-        assert "FULLY_CONNECTED version 12" in reason
-        assert TFLiteRuntime.unsupported_reason(dict(entry, route="tf_keras-fused")) is None
+        assert fused is None
 
 
 def test_tflite_runtime_loading_a_too_new_model_says_which_variant_to_use(
@@ -170,6 +173,6 @@ def test_tflite_runtime_loading_a_too_new_model_says_which_variant_to_use(
     entry = Bundle.open(tiny_bundle).variants.get("tflite-dynint8", {})
     if entry.get("route") != "keras3-while":
         pytest.skip("the tiny bundle has no Keras 3 WHILE dynamic-int8 model")
-    monkeypatch.setattr(tflite_runtime, "KNOWN_UNLOADABLE", {})
+    monkeypatch.delitem(VARIANTS["tflite-dynint8"].route("keras3-while").refused, "tflite-runtime")
     with pytest.raises(BackendUnavailableError, match=r"FULLY_CONNECTED.*use variant tflite-"):
         Classifier.load(tiny_bundle, variant="tflite-dynint8", backend="tflite-runtime")

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from edgelstm.core.outputs import LABEL_THRESHOLD
 from edgelstm.runtime import Bundle, Classifier, ClosedError, InputError, Prediction
 from edgelstm.runtime.backends import base
-from edgelstm.runtime.tolerances import LABEL_THRESHOLD
 
 # Backends with different threading stories: a locked interpreter, locked NumPy buffers,
 # and a session that runs concurrently.

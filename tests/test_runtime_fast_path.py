@@ -11,13 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from edgelstm.core.variants import FAST_PATH_MAX_DIFF_FP32, VARIANTS
 from edgelstm.runtime.backends.base import is_installed
 from edgelstm.runtime.bundle import Bundle
 from edgelstm.runtime.classifier import Classifier
 from edgelstm.runtime.padding import PADDING_STATES, PaddingStates, plan_groups, steps_needed
 from edgelstm.runtime.parity import compare
-from edgelstm.runtime.tolerances import FAST_PATH_MAX_DIFF_FP32
-from edgelstm.runtime.variants import VARIANTS
 from edgelstm.runtime.verify import FAST, PADDED, verify_bundle
 
 # Models with an initial-state input: the WHILE-route TFLite variants and both ONNX variants.

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from edgelstm.runtime import Bundle, Classifier, selection, tuning
-from edgelstm.runtime.backends import base
 from edgelstm.runtime.backends._workers import RowWorkers
 
 
@@ -17,12 +16,9 @@ def runnable_pairs(bundle_dir: Path) -> list[tuple[str, str]]:
     """(variant, backend) for every passed variant on every installed backend that runs it."""
     bundle = Bundle.open(bundle_dir)
     pairs = []
-    for variant, entry in bundle.variants.items():
-        numpy_serves = entry.get("precision") == "fp32"
-        for backend in base.candidates(variant, entry, numpy_serves=numpy_serves):
-            if (selection.is_passed(bundle, variant) and base.is_installed(backend)
-                    and base.reason_unsupported(backend, entry) is None):
-                pairs.append((variant, backend))
+    for variant in bundle.variants:
+        if selection.is_passed(bundle, variant):
+            pairs += [(o.variant, o.backend) for o in selection.options(bundle, variant) if o.problem is None]
     return pairs
 
 

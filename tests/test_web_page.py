@@ -20,9 +20,9 @@ import numpy as np
 import pytest
 
 from edgelstm.core.errors import EdgeLSTMError
+from edgelstm.core.variants import BROWSER_VS_PYTHON_MAX_DIFF, VARIANTS
 from edgelstm.runtime.bundle import Bundle
 from edgelstm.runtime.tokenizer import Tokenizer, keras_imdb_words, standardize
-from edgelstm.runtime.tolerances import BROWSER_VS_PYTHON_MAX_DIFF, TOLERANCES
 from edgelstm.web.texts import golden_texts
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -126,7 +126,7 @@ def test_browser_matches_the_bundles_keras_outputs(report: dict, tiny_bundle: Pa
     scores = browser_scores(report, client)
     assert scores.shape == keras.shape and np.all(np.isfinite(scores))
     variant = json.loads((page / "edgelstm-web.json").read_text())["clients"][client]["variant"] or variant
-    bound = TOLERANCES[variant].max_abs_diff
+    bound = VARIANTS[variant].tolerance.max_abs_diff
     assert np.max(np.abs(scores - keras)) <= bound, f"{client}: max |dp| {np.max(np.abs(scores - keras)):.2e} > {bound}"
     assert [row["label"] for row in report["results"][client]] == [Bundle.open(tiny_bundle).labels[int(p >= 0.5)] for p in keras]
 

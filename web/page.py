@@ -25,8 +25,8 @@ from typing import Any
 
 from edgelstm.core import staging
 from edgelstm.core.errors import BundleError, ConfigError
+from edgelstm.core.variants import VARIANTS
 from edgelstm.runtime.bundle import Bundle
-from edgelstm.runtime.variants import VARIANTS
 from edgelstm.web import npm
 from edgelstm.web.unicode_tables import tables
 

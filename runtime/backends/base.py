@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from edgelstm.core.errors import BackendUnavailableError
+from edgelstm.core.variants import NUMPY, route_of
 
 if TYPE_CHECKING:  # type hints only: listing the backends (CLI help) must not load numpy
     import numpy as np
@@ -60,11 +61,6 @@ BACKENDS: dict[str, tuple[str, str, str]] = {
     "onnxruntime": ("onnxruntime", "onnxruntime", "edgelstm[onnx]"),
     "numpy": ("numpy_lstm", "numpy", "edgelstm"),
 }
-# Which backends can run which model format, best first for `auto`.
-FORMAT_BACKENDS: dict[str, tuple[str, ...]] = {
-    "tflite": ("litert", "tflite-runtime"),
-    "onnx": ("onnxruntime",),
-}
 
 
 def is_installed(backend: str) -> bool:
@@ -93,16 +89,18 @@ def open_backend(backend: str, model: Path | bytes, entry: dict[str, Any], *, th
 
 
 def candidates(variant: str, entry: dict[str, Any], *, numpy_serves: bool) -> list[str]:
-    """Backends that could run `variant`, best first: its format's interpreters, then numpy
-    when weights.npz serves it (a float32 variant). Not filtered by what is installed."""
-    names = list(FORMAT_BACKENDS.get(entry.get("format", ""), ()))
-    if numpy_serves:
-        names.append("numpy")
-    return names
+    """Backends that could run `variant` as its route built it, best first, from the variant table;
+    numpy only when weights.npz serves it. Not filtered by what is installed."""
+    route = route_of(variant, entry.get("route"))
+    return [name for name in route.interpreters if name in BACKENDS and (name != NUMPY or numpy_serves)]
 
 
-def reason_unsupported(backend: str, entry: dict[str, Any]) -> str | None:
-    """A known reason `backend` (installed) cannot run `entry`, without loading the model."""
+def reason_unsupported(backend: str, variant: str, entry: dict[str, Any]) -> str | None:
+    """A known reason `backend` (installed) cannot run `entry`, without loading the model:
+    the variant table's refusal for its route, else what the backend itself checks."""
+    route = route_of(variant, entry.get("route"))
+    if backend in route.refused:
+        return f"{entry.get('file')} (route {route.name}) uses {route.refused[backend]}"
     return backend_class(backend).unsupported_reason(entry)
 
 

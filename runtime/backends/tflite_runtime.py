@@ -3,7 +3,8 @@
 It is built against numpy 1: beside numpy 2 it imports, then every interpreter
 fails with "_ARRAY_API not found", so that case is refused up front. It also
 predates ops the Keras 3 converter emits (the WHILE-loop dynamic-int8 model's
-FULLY_CONNECTED version 12); that variant is refused before loading it.
+FULLY_CONNECTED version 12): the variant table (core/variants.py) records that
+refusal on the route, and `base.reason_unsupported` applies it before loading.
 """
 
 from __future__ import annotations
@@ -14,11 +15,6 @@ import numpy as np
 
 from edgelstm.core.errors import BackendUnavailableError
 from edgelstm.runtime.backends._tflite import TFLiteBackend
-
-# (route, precision) pairs this interpreter cannot load, with what it reports.
-KNOWN_UNLOADABLE = {
-    ("keras3-while", "dynint8"): "FULLY_CONNECTED version 12, which tflite-runtime 2.14 does not know",
-}
 
 
 def numpy_too_new() -> bool:
@@ -47,9 +43,6 @@ class TFLiteRuntime(TFLiteBackend):
             return reason
         if numpy_too_new():
             return f"tflite-runtime needs numpy<2 and numpy {np.__version__} is installed"
-        known = KNOWN_UNLOADABLE.get((entry.get("route"), entry.get("precision")))
-        if known:
-            return f"{entry.get('file')} (route {entry.get('route')}) uses {known}"
         return None
 
 

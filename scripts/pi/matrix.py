@@ -17,8 +17,10 @@ import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 from typing import Any
 
-VARIANT_ORDER: tuple[str, ...] = ("tflite-fp32", "tflite-fp16", "tflite-dynint8", "tflite-int8",
-                                  "onnx-fp32", "onnx-dynint8")
+from edgelstm.core.variants import VARIANTS
+
+# Rows in the variant table's order (core/variants.py).
+VARIANT_ORDER: tuple[str, ...] = tuple(VARIANTS)
 BACKEND_ORDER = ("litert", "tflite-runtime", "onnxruntime", "numpy")
 INTERPRETER_DIST = {"litert": "ai-edge-litert", "tflite-runtime": "tflite-runtime", "onnxruntime": "onnxruntime",
                     "numpy": "numpy"}

@@ -1,0 +1,272 @@
+"""The variant table: one row per exported variant, the only place a variant's facts live.
+
+A row states the variant's file format and precision, the graph routes that can build
+it (the default first), the parity bounds export gates it on and `verify` checks, its
+rank in the default preference, and per route the converter function that builds it,
+the model's inputs, and the interpreters that can run the file. Everything else
+derives from here: the command line's help and default order, the manifest's
+`variant_preference`, the runtime's choice of backends, the Pi matrix's row order and
+the tables of docs/contracts.md (`markdown_tables`; a test keeps the doc in step).
+
+Adding a variant is one row here plus its converter function in `edgelstm.export`.
+
+Pure Python, no numpy: the command line reads this table to print its help.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from edgelstm.core.errors import ConfigError
+
+TFLITE, ONNX = "tflite", "onnx"
+# What a model file takes as input, which decides how a client feeds it:
+IDS = "ids"  # ids [batch, maxlen] only, front-padded; the state starts at zero inside the model
+IDS_AND_STATE = "ids+state"  # ids [batch, None] plus the LSTM's initial state h0, c0 [batch, H]
+INPUT_KINDS = (IDS, IDS_AND_STATE)
+# Interpreters this runtime has a backend for (edgelstm.runtime.backends.base.BACKENDS); a route
+# may also name clients it cannot drive itself (e.g. "mediapipe", "browser") for the docs.
+NUMPY = "numpy"
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """Parity bounds against the Keras model on the evaluation set."""
+
+    max_abs_diff: float | None  # on the probabilities; None: reported, not bounded (quantized outputs move by design)
+    min_label_agreement: float  # share of labels equal to Keras'
+    max_accuracy_drop: float  # percentage points below Keras' accuracy
+
+    def to_dict(self) -> dict[str, float | None]:
+        return {"max_abs_diff": self.max_abs_diff, "min_label_agreement": self.min_label_agreement,
+                "max_accuracy_drop": self.max_accuracy_drop}
+
+
+@dataclass(frozen=True)
+class Route:
+    """One way to build a variant's file, and what the file it makes needs from a client."""
+
+    name: str
+    # "module:function" in edgelstm.export, called in a child process with an
+    # edgelstm.export.jobs.ConversionJob; returns {"route", "converter": settings}.
+    converter: str
+    interpreters: tuple[str, ...]  # backends for the file's format, best first ("numpy": from weights.npz)
+    inputs: str  # IDS or IDS_AND_STATE
+    why: str  # one sentence for the docs' route table
+    # interpreter (of `interpreters`) -> why it cannot load this route's file: refused before loading
+    refused: Mapping[str, str] = field(default_factory=dict)
+    source: str | None = None  # variant whose file this route transforms instead of the Keras model
+
+    @property
+    def runs_on(self) -> tuple[str, ...]:
+        """The interpreters that do run this route's file."""
+        return tuple(name for name in self.interpreters if name not in self.refused)
+
+    @property
+    def fast_path(self) -> bool:
+        """True when the file takes the initial state, so the runtime can skip the padding."""
+        return self.inputs == IDS_AND_STATE
+
+
+@dataclass(frozen=True)
+class VariantSpec:
+    name: str
+    format: str  # TFLITE or ONNX: the file's suffix and which interpreters read it
+    precision: str  # "fp32", "fp16", "dynint8", "int8"
+    description: str
+    routes: tuple[Route, ...]  # the default first
+    tolerance: Tolerance
+    rank: int  # in the default preference: lower is tried first by `auto` on a device
+
+    @property
+    def filename(self) -> str:
+        return f"model-{self.name}.{self.format}"
+
+    @property
+    def is_float32(self) -> bool:
+        return self.precision == "fp32"
+
+    @property
+    def default_route(self) -> Route:
+        return self.routes[0]
+
+    @property
+    def route_names(self) -> tuple[str, ...]:
+        return tuple(route.name for route in self.routes)
+
+    def route(self, name: str) -> Route:
+        """The route called `name`, or a ConfigError listing this variant's routes."""
+        for route in self.routes:
+            if route.name == name:
+                return route
+        raise ConfigError(f"route {name!r} cannot build {self.name}: accepted are {', '.join(self.route_names)}")
+
+
+# --- routes -------------------------------------------------------------------------------------
+KERAS3_WHILE, TF_KERAS_FUSED = "keras3-while", "tf_keras-fused"
+TF2ONNX, ORT_QUANTIZE_DYNAMIC = "tf2onnx", "ort-quantize-dynamic"
+_TFLITE = "edgelstm.export.convert_tflite"
+_ONNX = "edgelstm.export.convert_onnx"
+TFLITE_INTERPRETERS = ("litert", "tflite-runtime")
+# tflite-runtime 2.14 (the interpreter older device setups pin, with numpy<2) predates it.
+_FC_V12 = "FULLY_CONNECTED version 12, which tflite-runtime 2.14 does not know"
+
+
+def _keras3_while(why: str, *, numpy: bool = False, refused: Mapping[str, str] | None = None) -> Route:
+    return Route(KERAS3_WHILE, f"{_TFLITE}:keras3_while", TFLITE_INTERPRETERS + ((NUMPY,) if numpy else ()),
+                 IDS_AND_STATE, why, refused=dict(refused or {}))
+
+
+def _fused(why: str, *, numpy: bool = False) -> Route:
+    return Route(TF_KERAS_FUSED, f"{_TFLITE}:tf_keras_fused", TFLITE_INTERPRETERS + ((NUMPY,) if numpy else ()),
+                 IDS, why)
+
+
+# Quantized outputs move by design: their bounds hold labels and accuracy, not probabilities.
+_QUANTIZED = Tolerance(max_abs_diff=None, min_label_agreement=0.99, max_accuracy_drop=0.5)
+
+# Table order is the default export order and the order of every report. Ranks: dynamic int8
+# leads (a quarter of the float size, labels held to Keras'); ONNX before TFLite at each
+# precision, by measurement (benchmarks/README.md, IMDB bundle, batch 1: onnx-dynint8 0.24 ms
+# against 0.97 ms for the fused, always-padded tflite-dynint8; onnx-fp32 0.56 ms against
+# 0.75 ms); full int8 last: the slowest on a CPU (11 ms), there for integer-only hardware.
+_ROWS = (
+    VariantSpec(
+        "tflite-fp32", TFLITE, "fp32", "TFLite, float32 weights and compute",
+        routes=(_keras3_while("takes the fast path (state inputs, dynamic length); 1.8x faster than the fused op "
+                              "on ai-edge-litert (0.80 vs 1.47 ms); both within 2e-6 of Keras; every TFLite "
+                              "interpreter runs it", numpy=True),
+                _fused("one UNIDIRECTIONAL_SEQUENCE_LSTM op, fixed length, state in variable tensors",
+                       numpy=True)),
+        # float32 end to end: only summation order differs; measured 4e-7 (WHILE) to 8e-5 (fused).
+        tolerance=Tolerance(max_abs_diff=1e-4, min_label_agreement=1.0, max_accuracy_drop=0.0),
+        rank=4),
+    VariantSpec(
+        "tflite-fp16", TFLITE, "fp16", "TFLite, float16 weights, float32 compute",
+        routes=(_keras3_while("1.6x faster than the fused op (0.81 vs 1.29 ms), same parity (1.4e-4); every "
+                              "TFLite interpreter runs it"),
+                _fused("one fused LSTM op with float16 weights")),
+        # float16 weights dequantized to float32 at load: 11-bit mantissa, errors of 1e-3 are expected.
+        tolerance=Tolerance(max_abs_diff=1e-2, min_label_agreement=0.99, max_accuracy_drop=0.5),
+        rank=5),
+    VariantSpec(
+        "tflite-dynint8", TFLITE, "dynint8", "TFLite dynamic-range: int8 weights, float activations",
+        # fused by default: the WHILE form is faster on ai-edge-litert, but tflite-runtime 2.14 rejects it.
+        routes=(_fused("no fast path on this route (state in variable tensors, fixed length), kept for "
+                       "compatibility: the WHILE form is 2.5x faster on ai-edge-litert (0.38 vs 0.95 ms), but "
+                       "tflite-runtime 2.14 cannot load its FULLY_CONNECTED version 12; the fused form runs on "
+                       "both TFLite interpreters"),
+                _keras3_while("fast path and 2.5x faster on ai-edge-litert; tflite-runtime 2.14 cannot load it",
+                              refused={"tflite-runtime": _FC_V12})),
+        tolerance=_QUANTIZED,  # int8 weights, float activations: probabilities move by a few 1e-2
+        rank=2),
+    VariantSpec(
+        "tflite-int8", TFLITE, "int8", "TFLite full integer, calibrated on training texts",
+        # keras3-while is accepted so the crash handling can be exercised: the converter segfaults
+        # on full int8 of the WHILE graph, and export reports that variant as failed.
+        routes=(_fused("the only route (7.3 ms): full int8 on the WHILE graph segfaults the converter"),
+                _keras3_while("crashes the converter (SIGSEGV); accepted to exercise export's crash handling")),
+        tolerance=_QUANTIZED,  # int8 weights and activations, calibrated: the loosest
+        rank=6),
+    VariantSpec(
+        "onnx-fp32", ONNX, "fp32", "ONNX from tf2onnx, one LSTM node, float32",
+        routes=(Route(TF2ONNX, f"{_ONNX}:tf2onnx_fp32", ("onnxruntime", NUMPY), IDS_AND_STATE,
+                      "`from_function` on the stateful twin (ids `[None, None]`, h0, c0 `[None, H]`), opset 17: "
+                      "one LSTM node, dynamic batch and length, fast path"),),
+        # one fused LSTM node in float32; measured 2.4e-7 in onnxruntime.
+        tolerance=Tolerance(max_abs_diff=1e-4, min_label_agreement=1.0, max_accuracy_drop=0.0),
+        rank=3),
+    VariantSpec(
+        "onnx-dynint8", ONNX, "dynint8", "ONNX dynamic int8 (DynamicQuantizeLSTM)",
+        routes=(Route(ORT_QUANTIZE_DYNAMIC, f"{_ONNX}:quantize_dynamic", ("onnxruntime",), IDS_AND_STATE,
+                      "onnxruntime `quantize_dynamic`, QInt8 weights, from the onnx-fp32 model: still one "
+                      "DynamicQuantizeLSTM with the state inputs, fast path", source="onnx-fp32"),),
+        tolerance=_QUANTIZED,  # DynamicQuantizeLSTM: measured |dp| 4e-3..1.2e-2 with identical labels
+        rank=1),
+)
+
+VARIANTS: dict[str, VariantSpec] = {spec.name: spec for spec in _ROWS}
+# Best first: what `auto` tries on a device, and the manifest's `variant_preference` order.
+PREFERENCE: tuple[str, ...] = tuple(spec.name for spec in sorted(_ROWS, key=lambda spec: spec.rank))
+
+# The fast path (runtime/padding.py) against the padded way on the same float32 variant and
+# backend: the same arithmetic from a state computed by Keras' cell instead of by the model,
+# so only summation order differs; measured 7e-8 (litert WHILE) and 1.2e-7 (onnxruntime) on IMDB.
+# Quantized variants are held to their own bounds on both paths instead.
+FAST_PATH_MAX_DIFF_FP32 = 1e-6
+
+# The same MediaPipe .tflite in the browser (wasm, @mediapipe/tasks-text) and in Python
+# MediaPipe: one C++ core, so only the compiler's float code differs; measured 1.2e-7.
+BROWSER_VS_PYTHON_MAX_DIFF = 1e-6
+
+# Modes users ask for that cannot work for an LSTM, with the reason we give them.
+UNSUPPORTED_MODES: dict[str, str] = {
+    "tflite-int16x8": "16x8 quantization is not supported for LSTM: the converter rejects "
+    "UNIDIRECTIONAL_SEQUENCE_LSTM ('not yet supported') and the WHILE-loop graph crashes the converter",
+    "tflite-16x8": "16x8 quantization is not supported for LSTM (see tflite-int16x8)",
+    "onnx-int8": "static int8 quantization of ONNX leaves the LSTM in float; use onnx-dynint8",
+}
+
+
+def variant_spec(name: str) -> VariantSpec:
+    """Look up a variant by name, with an error listing the valid ones."""
+    if name in VARIANTS:
+        return VARIANTS[name]
+    if name in UNSUPPORTED_MODES:
+        raise ConfigError(f"variant {name!r} cannot be built: {UNSUPPORTED_MODES[name]}")
+    raise ConfigError(f"unknown variant {name!r}: accepted are {', '.join(VARIANTS)}")
+
+
+def parse_variants(names: list[str] | None) -> list[VariantSpec]:
+    """Variant names from the command line (None = all), validated and de-duplicated."""
+    if not names:
+        return list(VARIANTS.values())
+    wanted: list[VariantSpec] = []
+    for raw in names:
+        for name in filter(None, (part.strip() for part in raw.split(","))):
+            spec = variant_spec(name)
+            if spec not in wanted:
+                wanted.append(spec)
+    return wanted
+
+
+def resolve_routes(specs: list[VariantSpec], overrides: list[str] | None = None) -> dict[str, Route]:
+    """The route of each wanted variant: its default unless `overrides` ("variant=route") names one."""
+    routes = {spec.name: spec.default_route for spec in specs}
+    for item in overrides or []:
+        name, sep, route = (part.strip() for part in item.partition("="))
+        if not sep or not route:
+            raise ConfigError(f"--route {item!r} must read VARIANT=ROUTE, e.g. tflite-dynint8={KERAS3_WHILE}")
+        spec = variant_spec(name)  # unknown or unsupported names get their own clear error
+        chosen = spec.route(route)
+        if name not in routes:
+            raise ConfigError(f"--route names {name}, which is not among the variants to export "
+                              f"({', '.join(routes)})")
+        routes[name] = chosen
+    return routes
+
+
+def route_of(variant: str, route: str | None) -> Route:
+    """The route a manifest entry names (a bundle records it per variant), or the variant's default."""
+    spec = variant_spec(variant)
+    return spec.route(route) if route is not None else spec.default_route
+
+
+def markdown_tables() -> str:
+    """The variant table and the route table of docs/contracts.md, as this table states them."""
+    lines = ["| variant | format | precision | routes (default first) | max abs diff | min label agreement "
+             "| max accuracy drop | preference | interpreters (default route) |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for spec in VARIANTS.values():
+        t = spec.tolerance
+        bound = f"{t.max_abs_diff:g}" if t.max_abs_diff is not None else "-"
+        lines.append(f"| {spec.name} | {spec.format} | {spec.precision} | "
+                     f"{', '.join(f'`{r}`' for r in spec.route_names)} | {bound} | {t.min_label_agreement:g} | "
+                     f"{t.max_accuracy_drop:g} | {spec.rank} | {', '.join(spec.default_route.runs_on)} |")
+    lines += ["", "| variant | route | inputs | runs on | converter | why |", "| --- | --- | --- | --- | --- | --- |"]
+    for spec in VARIANTS.values():
+        for route in spec.routes:
+            lines.append(f"| {spec.name} | `{route.name}` | {route.inputs} | {', '.join(route.runs_on)} | "
+                         f"`{route.converter}` | {route.why} |")
+    return "\n".join(lines)
