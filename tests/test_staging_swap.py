@@ -183,3 +183,20 @@ def test_export_force_and_a_fresh_export_signalled_at_their_rename_leave_a_compl
     assert fresh.returncode == 0, fresh.stderr
     assert list(Bundle.open(tmp_path / "fresh").variants) == ["onnx-fp32"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bundle", "fresh"]
+
+
+@pytest.mark.slow
+def test_train_force_signalled_at_its_exchange_leaves_a_complete_run(tiny_run: Path, tmp_path: Path) -> None:
+    """Run directories go through the same swap: `edgelstm train --force` over a run, SIGTERM at its rename."""
+    target = Path(shutil.copytree(tiny_run, tmp_path / "run"))
+    old_config = (target / "config.json").read_text()
+    command = [STRACE, "-qq", "-o", "/dev/null", "-e", f"trace={RENAMES}", "-e",
+               f"inject={RENAMES}:signal=SIGTERM:when=1", sys.executable, "-m", "edgelstm", "train", "--data",
+               "synthetic", "--synthetic-size", "240", "--vocab-size", "120", "--maxlen", "24", "--embedding-dim", "8",
+               "--lstm-units", "8", "--epochs", "1", "--batch-size", "32", "--calibration-size", "20", "--seed", "5",
+               "--quiet", "--out", str(target), "--force"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0 and "SIGTERM arrived while" in done.stderr, done.stderr
+    assert (target / "config.json").read_text() != old_config
+    assert {"model.keras", "tokenizer.json", "metrics.json", "validation.npz"} <= {p.name for p in target.iterdir()}
+    assert [p.name for p in tmp_path.iterdir()] == ["run"]
