@@ -7,11 +7,15 @@ import collections
 import pytest
 
 from edgelstm.runtime.tokenizer import standardize
-from edgelstm.train import synthetic
+from edgelstm.train import lexicon, synthetic
 
-SENTIMENT_WORDS = set(synthetic.POSITIVE) | set(synthetic.NEGATIVE) | {
-    word for phrases in (*synthetic.VERDICTS.values(), *synthetic.NEGATED_VERDICTS.values())
-    for phrase in phrases for word in phrase.split()} - {"i", "it", "a", "my", "to", "see", "the", "of", "an"}
+SENTIMENT_WORDS = synthetic.sentiment_words()
+
+
+def side_words(side: int) -> set[str]:
+    """Every single sentiment word of one polarity (adjectives, verbs, nouns)."""
+    words = {w for part in synthetic.words().values() for w in part[side]}
+    return words | {synthetic.EVERYDAY_VERBS[v] for v in synthetic.words()["verbs"][side]}
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +57,32 @@ def test_distant_cues_are_out_of_reach_of_a_model_without_memory(corpus):
 def test_negated_reviews_use_adjectives_of_the_other_label(corpus):
     for example in (e for e in corpus if e.kind == "negated"):
         words = set(standardize(example.text))
-        pair = (synthetic.POSITIVE, synthetic.NEGATIVE)
-        own, other = pair if example.label == 1 else pair[::-1]
-        assert words & set(other) and not words & set(own), example.text
+        own, other = side_words(example.label), side_words(1 - example.label)
+        assert words & other and not words & own, example.text
+
+
+def test_every_sentiment_word_takes_its_side_from_the_lexicon():
+    """The lexicon, not the project, decides polarity (except the few film words it lacks)."""
+    own_calls = {w for ws in synthetic.PROJECT_ADJECTIVES.values() for w in ws}
+    for side in (0, 1):
+        for word in side_words(side) - own_calls - set(synthetic.EVERYDAY_VERBS.values()):
+            assert lexicon.polarity(word) == side, word
+    assert lexicon.polarity("solid") is None and "solid" not in side_words(1)  # too mild a rating
+
+
+def test_the_corpus_speaks_everyday_english(corpus):
+    """The words a new user types first are among the most frequent of the corpus, so even a
+    small vocabulary holds them, and the lexicon's wider words make a large vocabulary."""
+    counts = collections.Counter(token for e in corpus for token in standardize(e.text))
+    frequent = {word for word, _ in counts.most_common(300)}
+    assert {"good", "great", "bad", "terrible", "dull", "movie", "film", "not", "but", "loved"} <= frequent
+    assert {"not", "good"} <= set(standardize(" ".join(e.text for e in corpus if e.kind == "short")))
+
+
+def test_negation_flips_and_contrast_decides(corpus):
+    """At the default size: 'not bad' and 'not good' with opposite labels, over 900 words."""
+    default = synthetic.generate(20000, seed=1)
+    assert len({token for e in default for token in standardize(e.text)}) > 900
+    texts = {e.text.rstrip(" ."): e.label for e in default}
+    assert texts.get("not bad") == 1 and texts.get("not good") == 0
+    assert any(" but " in e.text for e in corpus if e.kind == "contrast")

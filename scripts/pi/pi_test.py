@@ -75,7 +75,7 @@ RUNTIME_TESTS = ("test_runtime_*.py", "test_tokenizer.py")
 # are above the 1024 elements under which TFLite's dynamic-range quantization leaves a weight in
 # float, so the dynamic-int8 models hold the hybrid FULLY_CONNECTED ops a real model has (the
 # 8-unit model of tests/conftest.py does not, and tflite-runtime runs its WHILE dynint8 model).
-TINY_TRAIN = ("--data", "synthetic", "--synthetic-size", "2500", "--vocab-size", "200", "--maxlen", "48",
+TINY_TRAIN = ("--data", "synthetic", "--synthetic-size", "2500", "--vocab-size", "400", "--maxlen", "64",
               "--embedding-dim", "16", "--lstm-units", "32", "--epochs", "6", "--batch-size", "32",
               "--learning-rate", "0.01", "--early-stopping-patience", "0", "--calibration-size", "64",
               "--seed", "0", "--quiet")
