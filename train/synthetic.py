@@ -193,7 +193,7 @@ def _adjective(rng: random.Random, polarity: int) -> str:
     return rng.choice(words()["wide"][polarity])
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _zipf(size: int) -> list[float]:
     """Cumulative weights 1, 1/2, 1/3 ... for words ordered from the most common."""
     return list(itertools.accumulate(1.0 / rank for rank in range(1, size + 1)))
