@@ -20,7 +20,7 @@ import functools
 import re
 from importlib import resources
 
-from edgelstm.runtime.errors import ConfigError
+from edgelstm.core.errors import ConfigError
 
 PACKAGE = "vaderSentiment"
 FILE = "vader_lexicon.txt"
