@@ -20,25 +20,22 @@ from edgelstm.benchmarks.settings import (
     DEFAULT_WARMUP,
     BenchSettings,
 )
+from edgelstm.runtime.cli_options import names
 
 COMPARE_WORD = "compare"
 # Under out/, which git ignores: results are records of one machine, not sources.
 DEFAULT_OUT_ROOT = Path("out") / "bench"
 EPILOG = """examples:
-  edgelstm bench bundles/demo                                  # every variant x installed backend
+  edgelstm bench out/demo/bundle                                  # every variant x installed backend
   edgelstm bench bundles/imdb --data ../shared/data/imdb/imdb_train_sample2500.csv.gz \\
       --keras-model runs/imdb/model.keras --out bench/imdb
-  edgelstm bench bundles/demo --variants onnx-dynint8,tflite-int8 --backends onnxruntime,litert --threads 2
+  edgelstm bench out/demo/bundle --variants onnx-dynint8,tflite-int8 --backends onnxruntime,litert --threads 2
   edgelstm bench compare bench/laptop/results.json bench/pi4/results.json --out bench/laptop-vs-pi4
 
 Each variant runs in a fresh process (`python -m edgelstm.benchmarks.worker`), so its
 start-up and memory are its own. Writes results.json (every figure and the machine),
 results.md (tables) and, with matplotlib, PNG plots to --out.
 """
-
-
-def _names(value: str) -> list[str]:
-    return [part.strip() for part in value.split(",") if part.strip()]
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -48,9 +45,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help=f"bundle folder to measure, or `{COMPARE_WORD}` followed by results.json files")
     parser.add_argument("results", nargs="*", metavar="RESULTS.json", help="with `compare`: the runs to put side by side")
     what = parser.add_argument_group("what to measure")
-    what.add_argument("--variants", type=_names, action="extend", metavar="NAME[,NAME]",
+    what.add_argument("--variants", "--variant", type=names, action="extend", metavar="NAME[,NAME]",
                       help="variants to measure (default: every variant of the bundle)")
-    what.add_argument("--backends", type=_names, action="extend", metavar="NAME[,NAME]",
+    what.add_argument("--backends", "--backend", type=names, action="extend", metavar="NAME[,NAME]",
                       help="backends to use (default: every installed one that runs a variant)")
     what.add_argument("--data", metavar="FILE", help="labelled CSV/JSONL (text,label): real-length latency inputs "
                       "and accuracy (default: the bundle's golden evaluation set)")
@@ -117,6 +114,9 @@ def run_bench(args: argparse.Namespace) -> int:
             results["notes"].append(note)
     written = [write_results(results, out), write_markdown(results, out, plots=[str(p) for p in pngs]), *pngs]
     print(markdown(results))
+    for note in results["notes"]:
+        if note.startswith("warning: "):
+            print(f"edgelstm: {note}", file=sys.stderr)
     print("wrote " + ", ".join(str(p) for p in written), file=sys.stderr)
     failed = [row for row in results["rows"] if row.get("status") != "ok"]
     # Some rows failing is a finding (e.g. an interpreter that cannot run a variant); all failing is an error.

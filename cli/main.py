@@ -9,6 +9,7 @@ Every verb lives in a small module exposing `configure(parser)` and
 from __future__ import annotations
 
 import argparse
+import difflib
 import importlib
 import os
 import sys
@@ -32,13 +33,24 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 EPILOG = """examples:
-  edgelstm train --data synthetic --out runs/demo
+  edgelstm train --data synthetic --out out/demo/run
   edgelstm train --data ../shared/data/imdb/imdb_train.csv.gz --out runs/imdb
-  edgelstm export runs/demo --out bundles/demo
-  edgelstm verify bundles/demo
-  edgelstm predict bundles/demo "a quietly wonderful film"
-  edgelstm bench bundles/demo --out bench/
+  edgelstm export out/demo/run --out out/demo/bundle
+  edgelstm verify out/demo/bundle
+  edgelstm predict out/demo/bundle "a quietly wonderful film"
+  edgelstm bench out/demo/bundle --out bench/
 """
+
+
+# Import name of a missing package -> the extra that installs it, per verb where it differs.
+EXTRAS = {"tensorflow": "train", "keras": "train", "vaderSentiment": "train", "tf2onnx": "export",
+          "onnx": "export", "onnxruntime": "onnx", "ai_edge_litert": "litert", "matplotlib": "plot",
+          "psutil": "bench", "tf_keras": "export"}
+VERB_EXTRAS = {"export": "export"}  # export needs the whole export stack, TensorFlow included
+# What export's child processes import, checked before it starts: a converter failing on a
+# missing package would only say so per variant. Other verbs import in-process, after their
+# arguments are checked, and a ModuleNotFoundError there names the extra (`missing_extra`).
+VERB_NEEDS = {"export": ("tensorflow", "keras", "tf2onnx", "onnx", "onnxruntime")}
 
 
 def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
@@ -55,11 +67,23 @@ def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
     verbs = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module_name, help_text) in COMMANDS.items():
         sub = verbs.add_parser(name, help=help_text, description=help_text)
-        sub.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show full tracebacks on errors")
-        if verb in (None, name):
-            importlib.import_module(module_name).configure(sub)
-        sub.set_defaults(_module=module_name)
+        _verb_options(sub, name, configure=verb in (None, name))
     return parser
+
+
+def verb_parser(verb: str) -> argparse.ArgumentParser:
+    """`verb`'s parser on its own (what `parse` runs intermixed parsing with)."""
+    sub = argparse.ArgumentParser(prog=f"edgelstm {verb}", description=COMMANDS[verb][1])
+    _verb_options(sub, verb, configure=True)
+    return sub
+
+
+def _verb_options(sub: argparse.ArgumentParser, verb: str, *, configure: bool) -> None:
+    module_name = COMMANDS[verb][0]
+    sub.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show full tracebacks on errors")
+    if configure:
+        importlib.import_module(module_name).configure(sub)
+    sub.set_defaults(_module=module_name)
 
 
 def requested_verb(argv: Sequence[str]) -> str | None:
@@ -76,19 +100,42 @@ SINGLE_BLAS_VERBS = ("verify", "predict")
 BLAS_THREAD_ENV = ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
+def parse(argv: list[str], verb: str | None) -> argparse.Namespace:
+    """The verb's arguments, with options allowed anywhere among its positionals.
+
+    argparse stops a `nargs="*"` positional at the first option (`predict B --json T`
+    would leave T unrecognized); intermixed parsing does not, but refuses subparsers,
+    so the verb's own parser (configured as `build_parser(verb)` configures it) parses
+    what follows the verb.
+    """
+    position = next((i for i, arg in enumerate(argv) if not arg.startswith("-")), None)
+    if position is None:
+        return build_parser().parse_args(argv)  # no verb: --help, --version or nothing
+    if verb is None:
+        close = difflib.get_close_matches(argv[position], COMMANDS, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        build_parser(argv[position]).error(f"unknown command {argv[position]!r}{hint} "
+                                           f"(commands: {', '.join(COMMANDS)})")
+    top = build_parser(verb).parse_args(argv[:position])  # the options before the verb
+    args = verb_parser(verb).parse_intermixed_args(argv[position + 1:])
+    args.command, args._module = verb, COMMANDS[verb][0]
+    args.debug = top.debug or getattr(args, "debug", False)
+    return args
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     verb = requested_verb(argv)
     if verb in SINGLE_BLAS_VERBS and "numpy" not in sys.modules:
         for name in BLAS_THREAD_ENV:
             os.environ.setdefault(name, "1")
-    parser = build_parser(verb)
-    args = parser.parse_args(argv)
+    args = parse(argv, verb)
     if not getattr(args, "command", None):
-        parser.print_help()
+        build_parser().print_help()
         return 2
-    module = importlib.import_module(args._module)
     try:
+        _check_installed(args.command)
+        module = importlib.import_module(args._module)
         return int(module.run(args) or 0)
     except KeyboardInterrupt:
         print("edgelstm: interrupted", file=sys.stderr)
@@ -98,8 +145,36 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Point stdout at devnull so the interpreter's final flush does not complain.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except ModuleNotFoundError as error:
+        if getattr(args, "debug", False) or not missing_extra(error, args.command):
+            return report_error(error, debug=getattr(args, "debug", False))
+        print(f"edgelstm: error: {missing_extra(error, args.command)}", file=sys.stderr)
+        return 2
     except Exception as error:  # noqa: BLE001 - the one place errors become exit codes
         return report_error(error, debug=getattr(args, "debug", False))
+
+
+def _check_installed(verb: str) -> None:
+    """Raise ModuleNotFoundError for the first package `verb` needs that is not installed."""
+    import importlib.util
+
+    for name in VERB_NEEDS.get(verb, ()):
+        try:
+            found = importlib.util.find_spec(name) is not None
+        except (ImportError, ValueError):  # ValueError: blocked in sys.modules (None)
+            found = False
+        if not found:
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+
+
+def missing_extra(error: ModuleNotFoundError, verb: str) -> str | None:
+    """"`edgelstm train` needs tensorflow: pip install 'edgelstm[train]'", or None for a bug of ours."""
+    top = (error.name or "").split(".")[0]
+    if top not in EXTRAS:
+        return None
+    extra = VERB_EXTRAS.get(verb, EXTRAS[top])
+    return (f"`edgelstm {verb}` needs {top}, which is not installed here: "
+            f"pip install 'edgelstm[{extra}]'")
 
 
 def report_error(error: BaseException, *, debug: bool) -> int:

@@ -10,18 +10,25 @@ import argparse
 from edgelstm.core.variants import PREFERENCE, UNSUPPORTED_MODES, VARIANTS
 from edgelstm.export.defaults import DEFAULT_HELD_OUT
 from edgelstm.export.jobs import DEFAULT_TIMEOUT
+from edgelstm.runtime.cli_options import names
 
 EPILOG = f"""variants: {', '.join(VARIANTS)} (default: all)
 preferred on a device, best first: {', '.join(PREFERENCE)}
 not possible for an LSTM: {', '.join(UNSUPPORTED_MODES)}
 
 Every variant is run on its device interpreter (ai-edge-litert, onnxruntime) over
-held-out validation texts plus edge cases and compared with the Keras model; one
-over its bound (edgelstm.core.variants) fails the export unless --keep-failed.
+held-out validation texts plus edge cases and compared with the Keras model. The bundle
+holds the variants that pass; one that fails to convert or misses its bound
+(edgelstm.core.variants) is left out and listed as rejected, with its reason, in
+the manifest, the model card and the output.
+
+exit status: 0 every variant passed; 3 the bundle was written without the rejected
+variants; 1 nothing was written (no variant passed, or --strict and one failed);
+2 a bad argument or run directory.
 
 examples:
-  edgelstm export runs/demo --out bundles/demo
-  edgelstm export runs/demo --out bundles/demo --variants tflite-dynint8,onnx-dynint8 --force
+  edgelstm export out/demo/run --out out/demo/bundle
+  edgelstm export out/demo/run --out out/demo/bundle --variants tflite-dynint8,onnx-dynint8 --force
 """
 
 
@@ -30,12 +37,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("run", metavar="RUN", help="run directory written by `edgelstm train`")
     parser.add_argument("--out", required=True, help="bundle folder to create")
-    parser.add_argument("--variants", nargs="+", metavar="VARIANT",
-                        help=f"variants to build, space- or comma-separated (default: all {len(VARIANTS)})")
+    parser.add_argument("--variants", "--variant", dest="variants", type=names, action="extend",
+                        metavar="NAME[,NAME]", help=f"variants to build (repeatable, comma-separated; default: all {len(VARIANTS)})")
     parser.add_argument("--force", action="store_true",
                         help="replace an existing bundle at --out (only once the new one is complete)")
+    parser.add_argument("--strict", action="store_true",
+                        help="any failed variant fails the export and nothing is written (for CI)")
     parser.add_argument("--keep-failed", action="store_true",
-                        help="write the bundle even if variants fail; failed ones are marked and never the default")
+                        help="keep variants over their parity bound in the bundle, marked failed and never the default")
     parser.add_argument("--held-out", type=_positive_int, default=DEFAULT_HELD_OUT, metavar="N",
                         help=f"validation texts in the evaluation set (default {DEFAULT_HELD_OUT}; all if fewer)")
     choices = "; ".join(f"{name}: {', '.join(spec.route_names)}" for name, spec in VARIANTS.items()
@@ -53,10 +62,30 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def run(args: argparse.Namespace) -> int:
-    from edgelstm.export.pipeline import export_run
+# Exit status of an export that wrote a bundle without some variants.
+EXIT_PARTIAL = 3
 
-    export_run(args.run, args.out, variants=args.variants, routes=args.route, force=args.force,
-               keep_failed=args.keep_failed, held_out=args.held_out, timeout=args.job_timeout,
-               log=lambda line: print(line, flush=True))
-    return 0
+
+def run(args: argparse.Namespace) -> int:
+    import json
+    import sys
+    from pathlib import Path
+
+    from edgelstm.export.pipeline import export_run
+    from edgelstm.runtime.bundle import MANIFEST, STATUS_PASSED
+
+    if args.strict and args.keep_failed:
+        from edgelstm.core.errors import ConfigError
+
+        raise ConfigError("--strict and --keep-failed contradict each other: give one")
+    target = export_run(args.run, args.out, variants=args.variants, routes=args.route, force=args.force,
+                        keep_failed=args.keep_failed, strict=args.strict, held_out=args.held_out,
+                        timeout=args.job_timeout, log=lambda line: print(line, flush=True))
+    manifest = json.loads((Path(target) / MANIFEST).read_text(encoding="utf-8"))
+    left_out = {**manifest.get("rejected", {}),
+                **{n: e for n, e in manifest["variants"].items() if e.get("status") != STATUS_PASSED}}
+    if not left_out:
+        return 0
+    print(f"edgelstm: warning: {len(left_out)} variant(s) did not pass ({', '.join(left_out)}): the bundle at "
+          f"{target} holds the others; exit status {EXIT_PARTIAL} (--strict makes this a failure)", file=sys.stderr)
+    return EXIT_PARTIAL

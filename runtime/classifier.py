@@ -27,6 +27,7 @@ from edgelstm.runtime import selection, signing, tuning
 from edgelstm.runtime.backends import base
 from edgelstm.runtime.bundle import Bundle
 from edgelstm.runtime.padding import steps_from_lengths
+from edgelstm.runtime.tokenizer import KERAS_INDEX_FROM, KERAS_START_ID, PADDING_ID, VOCAB_OOV_ID
 
 log = logging.getLogger("edgelstm.runtime")
 
@@ -45,14 +46,22 @@ class Prediction:
 
     label: name of the predicted label (the manifest's `task.labels`).
     label_id: its index, 1 when `score >= 0.5`.
-    probability: the model's probability of `label` (so at least 0.5).
-    score: the model's raw output, the probability of label 1.
+    probability: how sure the model is of `label`: the probability of the label it
+        chose, so always at least 0.5 (0.97 for a clear "neg" as for a clear "pos").
+    score: the model's raw output, the probability of label 1 (labels[1], e.g. "pos"),
+        whatever label won: 0.03 for that clear "neg". Rank or threshold on `score`.
+    tokens: words the model read (after truncation to the tokenizer's maxlen).
+    known_tokens: how many of them are in the model's vocabulary. 0 means the model saw
+        nothing it knows (an empty text, another language, only new words): its label
+        then says nothing about the text.
     """
 
     label: str
     label_id: int
     probability: float
     score: float
+    tokens: int = 0
+    known_tokens: int = 0
 
 
 class _CallGate:
@@ -209,14 +218,21 @@ class Classifier:
         `edgelstm.runtime.tokenizer`). Refused with InputError, naming the position:
         None, numbers or other non-text values, bytes that are not UTF-8.
         """
+        self._check_open()
         single = _is_single(texts)
-        scores = self.predict_proba(texts)
-        results = [self._prediction(float(score)) for score in np.atleast_1d(scores)]
+        batch = as_texts(texts)
+        results: list[Prediction] = []
+        for start in range(0, len(batch), CHUNK_TEXTS):
+            ids, lengths = self.tokenizer.encode_with_lengths(batch[start:start + CHUNK_TEXTS])
+            tokens, known = token_counts(ids, self.tokenizer.kind)
+            results += [self._prediction(float(score), int(n), int(k))
+                        for score, n, k in zip(self._run_encoded(ids, lengths), tokens, known)]
         return results[0] if single else results
 
-    def _prediction(self, score: float) -> Prediction:
+    def _prediction(self, score: float, tokens: int, known: int) -> Prediction:
         label_id = int(score >= LABEL_THRESHOLD)
-        return Prediction(self.labels[label_id], label_id, score if label_id else 1.0 - score, score)
+        return Prediction(self.labels[label_id], label_id, score if label_id else 1.0 - score, score,
+                          tokens, known)
 
     @overload
     def predict_proba(self, texts: TextLike) -> float: ...
@@ -241,7 +257,9 @@ class Classifier:
         return float(scores[0]) if single else scores
 
     def _run_texts(self, texts: list[str]) -> np.ndarray:
-        ids, lengths = self.tokenizer.encode_with_lengths(texts)
+        return self._run_encoded(*self.tokenizer.encode_with_lengths(texts))
+
+    def _run_encoded(self, ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         # The tokenizer knows where each row's tokens start: the backend need not look for it.
         steps = steps_from_lengths(lengths) if self.tokenizer.padding == "pre" else None
         return self._run(ids, steps)
@@ -332,6 +350,18 @@ def _opened(bundle: str | Path | Bundle, trusted_keys: Any) -> Bundle:
 def _is_single(texts: Any) -> bool:
     """One text (str, bytes, or a 0-d numpy array of one), rather than a collection of them."""
     return isinstance(texts, (str, bytes, bytearray)) or (isinstance(texts, np.ndarray) and texts.ndim == 0)
+
+
+def token_counts(ids: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarray]:
+    """Per row of encoded `ids` [n, maxlen]: (tokens read, tokens in the vocabulary).
+
+    Counted from the ids the model gets, so it holds for any tokenizer that keeps the
+    id layout of `edgelstm.runtime.tokenizer` (0 padding; then OOV, or start and OOV).
+    """
+    if kind == "keras-imdb":
+        tokens = np.count_nonzero((ids != PADDING_ID) & (ids != KERAS_START_ID), axis=1)
+        return tokens, np.count_nonzero(ids >= KERAS_INDEX_FROM, axis=1)
+    return np.count_nonzero(ids != PADDING_ID, axis=1), np.count_nonzero(ids > VOCAB_OOV_ID, axis=1)
 
 
 def as_texts(texts: Any) -> list[str]:

@@ -2,15 +2,21 @@
 
 Input streams through in chunks of --batch-size texts: read a chunk, classify it,
 write one line per text, so memory stays bounded for a file of any length. A
-file (or stdin) holds one text per line, or JSON lines with a "text" field (an
-"id" field is copied to the output); blank lines are skipped, and JSON output
-carries each text's line number so results join back to their input.
+file (or stdin) holds one text per line, or JSON lines with a "text" field (another
+with --text-field; an "id" field is copied to the output); blank lines are skipped,
+and JSON output carries each text's line number so results join back to their input.
+A bad line (not JSON, no text field, not UTF-8) stops the stream after the results of
+the lines before it, naming the line; --skip-bad-lines skips and counts such lines.
+
+Output per text: label, probability (how sure the model is of that label, >= 0.5) and,
+with --json, score (probability of the second label, e.g. pos, for ranking and your own
+threshold), tokens and known_tokens (words read and how many the model knows; a text
+with none known gets a warning on stderr: its label is a guess).
 """
 
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import os
 import re
@@ -18,9 +24,7 @@ import sys
 from collections.abc import Iterable, Iterator
 from typing import BinaryIO, NamedTuple, TextIO
 
-from edgelstm.runtime import pool
-from edgelstm.runtime.backends.base import BACKENDS
-from edgelstm.runtime.tuning import INTRA_OP_THREADS
+from edgelstm.runtime import cli_options, pool
 
 # One line is read whole; a longer one is refused rather than exhausting memory.
 MAX_LINE_BYTES = 64 * 1024 * 1024
@@ -31,10 +35,18 @@ UTF8_BOM = b"\xef\xbb\xbf"
 _SURROGATE = re.compile("[\ud800-\udfff]")
 ENGINES = ("local", "ray")
 
-EXAMPLES = """examples:
-  edgelstm predict bundles/demo "a quietly wonderful film" "two hours I will not get back"
-  edgelstm predict bundles/demo --input reviews.txt --json > predictions.jsonl
-  cat reviews.jsonl | edgelstm predict bundles/demo - --backend numpy
+EXAMPLES = """output: LABEL <tab> PROBABILITY <tab> TEXT, one line per text. PROBABILITY is how sure
+the model is of LABEL (the chosen label's probability, so at least 0.5); --json adds
+"score", the probability of the second label (e.g. pos) whatever the label, for ranking
+or a threshold of your own, and "tokens"/"known_tokens": words read and how many the
+model knows (none known: a warning on stderr, the label is a guess).
+
+examples:
+  edgelstm predict out/demo/bundle "a quietly wonderful film" "two hours I will not get back"
+  edgelstm predict out/demo/bundle --json "great film"
+  edgelstm predict out/demo/bundle --input reviews.txt --json > predictions.jsonl
+  edgelstm predict out/demo/bundle --input reviews.jsonl --text-field body --skip-bad-lines
+  cat reviews.jsonl | edgelstm predict out/demo/bundle - --backend numpy
 """
 
 
@@ -44,6 +56,16 @@ class Record(NamedTuple):
     id: object = None
 
 
+class BadLine(NamedTuple):
+    """A line that holds no usable text; the stream goes on only with --skip-bad-lines."""
+    line: int
+    reason: str
+
+
+# Texts without a known word are named on stderr up to this many; then only counted.
+UNKNOWN_WARNINGS = 5
+
+
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.epilog = EXAMPLES
@@ -51,13 +73,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("texts", nargs="*", metavar="TEXT", help="texts to classify; '-' reads them from stdin")
     parser.add_argument("--input", metavar="FILE", help="read texts from FILE ('-' for stdin), one per line or JSON lines")
     parser.add_argument("--format", choices=FORMATS, default="auto",
-                        help="input format of FILE/stdin; auto: JSON lines if the first line is a JSON object with \"text\"")
-    parser.add_argument("--json", action="store_true", help="write one JSON object per text")
-    parser.add_argument("--variant", help="variant to run (default: the bundle's default_variant)")
-    parser.add_argument("--backend", default="auto", help=f"auto (default), {', '.join(BACKENDS)}")
-    parser.add_argument("--threads", type=int, default=None,
-                        help=f"row workers across a batch, each interpreter on {INTRA_OP_THREADS} thread "
-                             "(default 1; see edgelstm.runtime.tuning)")
+                        help="input format of FILE/stdin; auto: JSON lines if the first line is a JSON object")
+    parser.add_argument("--text-field", default="text", metavar="KEY",
+                        help="JSON lines: the key holding the text (default: text)")
+    parser.add_argument("--skip-bad-lines", action="store_true",
+                        help="skip lines that are not JSON, lack the text field or are not UTF-8, and count them")
+    parser.add_argument("--json", action="store_true",
+                        help="write one JSON object per text: label, probability, score, tokens, known_tokens")
+    cli_options.add_variant_option(parser, many=False, help="variant to run (default: the bundle's default_variant)")
+    cli_options.add_backend_option(parser, many=False, default="auto", help="interpreter to use (default auto)")
+    cli_options.add_threads_option(parser)
     parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH, help=f"texts per chunk (default {DEFAULT_BATCH})")
     parser.add_argument("--key", action="append", metavar="NAME.pub",
                         help="trusted publisher key (repeatable): refuse the bundle unless one of them signed it")
@@ -77,6 +102,7 @@ def run(args: argparse.Namespace) -> int:
     source = _source(args)
     if args.batch_size < 1:
         raise ConfigError(f"--batch-size must be >= 1, got {args.batch_size}")
+    _refuse_run_directory(args.bundle)
     pool.check_workers(args.workers)
     if args.engine == "ray":
         return _run_ray(args, source)
@@ -88,11 +114,18 @@ def run(args: argparse.Namespace) -> int:
             print(f"edgelstm: {classifier.variant} on {classifier.backend_name}", file=sys.stderr)
         # Someone typing lines gets each answer at once rather than after a full chunk.
         batch = 1 if source == STDIN and _interactive(sys.stdin.buffer) else args.batch_size
+        report = _Report("stdin" if source == STDIN else source or "arguments")
         try:
             for chunk in _chunks(_records(args, source), batch):
-                _write(sys.stdout, chunk, classifier.predict([record.text for record in chunk]), as_json=args.json)
+                records = [item for item in chunk if isinstance(item, Record)]
+                predictions = classifier.predict([record.text for record in records])
+                _write(sys.stdout, records, predictions, as_json=args.json)
+                report.unknown(records, predictions)
+                for bad in (item for item in chunk if isinstance(item, BadLine)):
+                    report.bad(bad, skip=args.skip_bad_lines)
         except BrokenPipeError:
             _silence_stdout()  # `| head` closed the pipe: stop quietly, as Unix tools do
+        report.summary()
     return 0
 
 
@@ -101,12 +134,15 @@ def _run_pool(args: argparse.Namespace, source: str | None) -> int:
     spec = pool.PoolSpec(str(args.bundle), variant=args.variant, backend=args.backend, threads=args.threads,
                          trusted_keys=tuple(args.key) if args.key else None)
     announce = (lambda loaded: print(f"edgelstm: {loaded}, {args.workers} workers", file=sys.stderr)) if args.verbose else None
-    chunks = _pool_chunks(_chunks(_records(args, source), args.batch_size))
+    report = _Report("stdin" if source == STDIN else source or "arguments")
+    chunks = _pool_chunks(_chunks(_records(args, source), args.batch_size), report, skip=args.skip_bad_lines)
     try:
         for chunk, predictions in pool.score_chunks(spec, chunks, args.workers, on_ready=announce):
             _write(sys.stdout, chunk.payload, predictions, as_json=args.json)
+            report.unknown(chunk.payload, predictions)
     except BrokenPipeError:
         _silence_stdout()
+    report.summary()
     return 0
 
 
@@ -129,12 +165,69 @@ def _run_ray(args: argparse.Namespace, source: str | None) -> int:
     return 0
 
 
-def _pool_chunks(chunks: Iterable[list[Record]]) -> Iterator[pool.Chunk]:
+def _pool_chunks(chunks: Iterable[list[Record | BadLine]], report: "_Report", *, skip: bool) -> Iterator["pool.Chunk"]:
     row = 1
-    for records in chunks:
-        lines = (records[0].line, records[-1].line) if None not in (records[0].line, records[-1].line) else (None, None)
-        yield pool.Chunk([record.text for record in records], row, lines, records)
-        row += len(records)
+    for chunk in chunks:
+        records = [item for item in chunk if isinstance(item, Record)]
+        if records:
+            lines = (records[0].line, records[-1].line) if None not in (records[0].line, records[-1].line) else (None, None)
+            yield pool.Chunk([record.text for record in records], row, lines, records)
+            row += len(records)
+        for bad in (item for item in chunk if isinstance(item, BadLine)):  # after what came before it
+            report.bad(bad, skip=skip)
+
+
+class _Report:
+    """Warnings on stderr: texts with no known word, skipped bad lines."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.unknown_count = 0
+        self.unknown_named: list[str] = []
+        self.skipped: list[BadLine] = []
+
+    def unknown(self, records: list[Record], predictions: list) -> None:
+        """Noted now, said at the end: an error stopping the stream stays its one stderr line."""
+        for record, prediction in zip(records, predictions):
+            if prediction.known_tokens:
+                continue
+            self.unknown_count += 1
+            if self.unknown_count <= UNKNOWN_WARNINGS:
+                where = f"line {record.line}" if record.line is not None else repr(_preview(record.text))
+                self.unknown_named.append(f"{where}: none of its {prediction.tokens} words is in the model's "
+                                          "vocabulary; its label is a guess")
+
+    def bad(self, bad: BadLine, *, skip: bool) -> None:
+        from edgelstm.core.errors import InputError
+
+        if not skip:
+            sys.stdout.flush()
+            raise InputError(f"{self.name} line {bad.line}: {bad.reason}; the lines before it were classified "
+                             "(--skip-bad-lines skips such lines)")
+        self.skipped.append(bad)
+
+    def summary(self) -> None:
+        for warning in self.unknown_named:
+            print(f"edgelstm: warning: {warning}", file=sys.stderr)
+        if self.unknown_count > UNKNOWN_WARNINGS:
+            print(f"edgelstm: warning: {self.unknown_count} texts in all had no word the model knows",
+                  file=sys.stderr)
+        if self.skipped:
+            first = self.skipped[0]
+            print(f"edgelstm: warning: skipped {len(self.skipped)} bad line(s) of {self.name} "
+                  f"(first: line {first.line}: {first.reason})", file=sys.stderr)
+
+
+def _refuse_run_directory(path: str) -> None:
+    """A run directory handed to predict gets told what to do with it."""
+    from pathlib import Path
+
+    from edgelstm.core.errors import ConfigError
+
+    folder = Path(path)
+    if (folder / "model.keras").is_file() and not (folder / "manifest.json").exists():
+        raise ConfigError(f"{folder} is a run directory (from `edgelstm train`), not a bundle: "
+                          f"export it first with `edgelstm export {folder} --out BUNDLE`, then predict with BUNDLE")
 
 
 STDIN = "-"
@@ -174,24 +267,33 @@ def _records(args: argparse.Namespace, source: str | None) -> Iterator[Record]:
         _check_unicode(text, f"argument {position + 1}")
     yield from (Record(None, text) for text in args.texts[:cut])
     if source == STDIN:
-        yield from read_records(sys.stdin.buffer, fmt=args.format, name="stdin")
+        yield from read_records(sys.stdin.buffer, fmt=args.format, name="stdin", text_field=args.text_field)
     elif source is not None:
         with open(source, "rb") as stream:
-            yield from read_records(stream, fmt=args.format, name=source)
+            yield from read_records(stream, fmt=args.format, name=source, text_field=args.text_field)
     yield from (Record(None, text) for text in args.texts[cut + 1:])
 
 
-def read_records(stream: BinaryIO, *, fmt: str = "auto", name: str = "input") -> Iterator[Record]:
-    """Texts of a byte stream, line by line; JSON lines when `fmt` says so or auto-detects it."""
+def read_records(stream: BinaryIO, *, fmt: str = "auto", name: str = "input",
+                 text_field: str = "text") -> Iterator[Record | BadLine]:
+    """Texts of a byte stream, line by line; JSON lines when `fmt` says so or auto-detects it.
+
+    A line that holds no usable text comes out as a BadLine, in its place.
+    """
     for number, raw in enumerate(_lines(stream, name), start=1):
         if number == 1 and raw.startswith(UTF8_BOM):
             raw = raw[len(UTF8_BOM):]  # an editor's byte-order mark is not part of the first text
-        line = _decode(raw, name, number)
+        try:
+            line = raw.decode("utf-8").rstrip("\r\n")
+        except UnicodeDecodeError as error:
+            yield BadLine(number, f"not UTF-8 ({error.reason} at byte {error.start}); "
+                                  "convert the file to UTF-8, e.g. iconv -t utf-8")
+            continue
         if not line.strip():
             continue
         if fmt == "auto":
-            fmt = "jsonl" if _looks_like_jsonl(line) else "lines"
-        yield _json_record(line, name, number) if fmt == "jsonl" else Record(number, line)
+            fmt = "jsonl" if _looks_like_json_object(line) else "lines"
+        yield _json_record(line, number, text_field) if fmt == "jsonl" else Record(number, line)
 
 
 def _lines(stream: BinaryIO, name: str) -> Iterator[bytes]:
@@ -204,41 +306,39 @@ def _lines(stream: BinaryIO, name: str) -> Iterator[bytes]:
         yield raw
 
 
-def _decode(raw: bytes, name: str, number: int) -> str:
-    from edgelstm.core.errors import InputError
-
-    try:
-        return raw.decode("utf-8").rstrip("\r\n")
-    except UnicodeDecodeError as error:
-        raise InputError(f"{name} line {number} is not UTF-8 ({error.reason} at byte {error.start}): "
-                         "convert the file to UTF-8, e.g. iconv -t utf-8") from None
-
-
-def _looks_like_jsonl(line: str) -> bool:
+def _looks_like_json_object(line: str) -> bool:
     from edgelstm.core.errors import EdgeLSTMError
     from edgelstm.runtime.safeload import parse_json
 
     if not line.lstrip().startswith("{"):
         return False
     try:
-        value = parse_json(line, "line")
+        return isinstance(parse_json(line, "line"), dict)
     except EdgeLSTMError:
         return False
-    return isinstance(value, dict) and "text" in value
 
 
-def _json_record(line: str, name: str, number: int) -> Record:
+def _json_record(line: str, number: int, text_field: str) -> Record | BadLine:
     from edgelstm.core.errors import InputError
     from edgelstm.runtime.safeload import parse_json
 
     try:
-        value = parse_json(line, f"{name} line {number}", error=InputError)
-    except InputError as error:
-        raise InputError(f"{error}; use --format lines for plain text") from None
-    if not isinstance(value, dict) or not isinstance(value.get("text"), str):
-        raise InputError(f"{name} line {number}: expected a JSON object with a string field \"text\"")
-    _check_unicode(value["text"], f"{name} line {number}")
-    return Record(number, value["text"], value.get("id"))
+        value = parse_json(line, "it", error=InputError)
+    except InputError as error:  # "it is not JSON (...)", "it holds NaN, which is not JSON"
+        reason = str(error).removeprefix("it ").removeprefix("is ")
+        return BadLine(number, f"{reason}; --format lines reads plain text")
+    if not isinstance(value, dict):
+        return BadLine(number, f"a JSON {type(value).__name__}, not an object with a \"{text_field}\" field")
+    if text_field not in value:
+        keys = ", ".join(map(str, value)) or "none"
+        return BadLine(number, f"no \"{text_field}\" field (keys found: {keys}); --text-field KEY names the one "
+                               "holding the text")
+    if not isinstance(value[text_field], str):
+        return BadLine(number, f"field \"{text_field}\" is {type(value[text_field]).__name__}, not a string")
+    surrogate = _SURROGATE.search(value[text_field])
+    if surrogate:
+        return BadLine(number, _surrogate_reason(surrogate))
+    return Record(number, value[text_field], value.get("id"))
 
 
 def _check_unicode(text: str, where: str) -> None:
@@ -248,13 +348,23 @@ def _check_unicode(text: str, where: str) -> None:
 
     match = _SURROGATE.search(text)
     if match:
-        raise InputError(f"{where} holds the lone surrogate U+{ord(match.group()):04X} at character {match.start()}, "
-                         "which is not text: fix its encoding (UTF-8) or its JSON escapes")
+        raise InputError(f"{where} {_surrogate_reason(match)}")
 
 
-def _chunks(records: Iterable[Record], size: int) -> Iterator[list[Record]]:
-    iterator = iter(records)
-    while chunk := list(itertools.islice(iterator, size)):
+def _surrogate_reason(match: re.Match) -> str:
+    return (f"holds the lone surrogate U+{ord(match.group()):04X} at character {match.start()}, "
+            "which is not text: fix its encoding (UTF-8) or its JSON escapes")
+
+
+def _chunks(records: Iterable[Record | BadLine], size: int) -> Iterator[list[Record | BadLine]]:
+    """Up to `size` records; a bad line ends its chunk, so what came before it is written first."""
+    chunk: list[Record | BadLine] = []
+    for item in records:
+        chunk.append(item)
+        if isinstance(item, BadLine) or len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
         yield chunk
 
 
@@ -262,7 +372,8 @@ def _write(out: TextIO, records: list[Record], predictions: list, *, as_json: bo
     for record, prediction in zip(records, predictions):
         if as_json:
             row = {"label": prediction.label, "label_id": prediction.label_id,
-                   "probability": round(prediction.probability, 6), "score": round(prediction.score, 6)}
+                   "probability": round(prediction.probability, 6), "score": round(prediction.score, 6),
+                   "tokens": prediction.tokens, "known_tokens": prediction.known_tokens}
             if record.line is not None:
                 row["line"] = record.line
             if record.id is not None:

@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
 
 from edgelstm.main import COMMANDS
 
@@ -53,4 +56,23 @@ def test_no_verb_prints_help_and_fails() -> None:
 def test_unknown_verb_is_rejected_with_the_choices() -> None:
     result = run_cli("fly")
     assert result.returncode == 2
-    assert "invalid choice" in result.stderr and "train" in result.stderr
+    assert "unknown command 'fly'" in result.stderr and "train" in result.stderr
+    result = run_cli("predcit", "bundle", "text")
+    assert result.returncode == 2 and "did you mean 'predict'?" in result.stderr
+
+
+@pytest.mark.parametrize("verb, extra", [("train", "train"), ("export", "export")])
+def test_a_runtime_only_install_names_the_extra_to_install(tmp_path: Path, verb: str, extra: str) -> None:
+    """Without TensorFlow (as on a device), train and export say which pip extra they need."""
+    argv = ["train", "--data", "synthetic", "--out", str(tmp_path / "run")] if verb == "train" else \
+        ["export", str(tmp_path), "--out", str(tmp_path / "bundle")]
+    if verb == "export":  # a run directory's files, so export gets as far as TensorFlow
+        for name in ("model.keras", "tokenizer.json", "config.json", "metrics.json", "validation.npz", "calibration.npz"):
+            (tmp_path / name).write_text("{}")
+    code = ("import sys\n"
+            "for name in ('tensorflow', 'keras', 'tf2onnx', 'onnx', 'tf_keras'): sys.modules[name] = None\n"
+            "from edgelstm.main import main\n"
+            f"sys.exit(main({argv!r}))\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2, result.stderr
+    assert f"pip install 'edgelstm[{extra}]'" in result.stderr and "internal error" not in result.stderr

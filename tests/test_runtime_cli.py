@@ -101,9 +101,10 @@ def test_predict_jsonl_file_keeps_ids(capsys, tiny_bundle: Path, tmp_path: Path)
 
 
 @pytest.mark.parametrize("data, fmt, message", [
-    (b"fine\n\xff\xfe\n", "auto", "stdin line 2 is not UTF-8"),
-    (b'{"text": "a"}\n{"txt": "b"}\n', "auto", 'stdin line 2: expected a JSON object with a string field "text"'),
-    (b"plain text\n", "jsonl", "stdin line 1 is not JSON"),
+    (b"fine\n\xff\xfe\n", "auto", "stdin line 2: not UTF-8"),
+    (b'{"text": "a"}\n{"txt": "b"}\n', "auto", 'stdin line 2: no "text" field (keys found: txt)'),
+    (b'{"body": "a", "stars": 5}\n', "auto", 'stdin line 1: no "text" field (keys found: body, stars)'),
+    (b"plain text\n", "jsonl", "stdin line 1: not JSON"),
 ])
 def test_predict_bad_input_lines_exit_2_naming_the_line(capsys, monkeypatch, tiny_bundle, data, fmt, message) -> None:
     feed_stdin(monkeypatch, data)
@@ -135,3 +136,76 @@ def test_predict_reads_input_lazily_one_chunk_at_a_time() -> None:
     first = next(_chunks(read_records(stream, fmt="lines"), 100))
     assert len(first) == 100 and stream.lines_read <= 101
     assert [r.line for r in first] == list(range(1, 101))
+
+
+def test_options_may_sit_between_the_bundle_and_the_texts(capsys, tiny_bundle: Path) -> None:
+    code, out, _ = run_cli(capsys, "predict", tiny_bundle, "--json", "great film", "--backend", "numpy", "dull film")
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert code == 0 and len(rows) == 2
+    code, out, _ = run_cli(capsys, "verify", "--variants", "onnx-fp32", tiny_bundle, "--backends", "numpy", "--json")
+    assert code == 0 and {c["variant"] for c in json.loads(out)["checks"]} == {"onnx-fp32"}
+
+
+def test_predict_reports_known_tokens_and_warns_when_none_is_known(capsys, tiny_bundle: Path) -> None:
+    code, out, err = run_cli(capsys, "predict", tiny_bundle, "--json", "--backend", "numpy",
+                             "the film was good", "", "zxqv wbbl")
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert code == 0
+    assert rows[0]["tokens"] == 4 and 0 < rows[0]["known_tokens"] <= 4
+    assert (rows[1]["tokens"], rows[1]["known_tokens"]) == (0, 0)
+    assert (rows[2]["tokens"], rows[2]["known_tokens"]) == (2, 0)
+    warnings = [line for line in err.splitlines() if "warning" in line]
+    assert len(warnings) == 2 and "none of its 2 words is in the model's vocabulary" in warnings[1]
+
+
+def test_predict_text_field_names_the_jsonl_key(capsys, monkeypatch, tiny_bundle: Path) -> None:
+    feed_stdin(monkeypatch, b'{"body": "a good film", "id": 7}\n')
+    code, out, _ = run_cli(capsys, "predict", tiny_bundle, "-", "--text-field", "body", "--json")
+    assert code == 0 and json.loads(out)["id"] == 7
+
+
+def test_a_bad_line_stops_after_the_results_before_it_or_is_skipped(capsys, monkeypatch, tiny_bundle: Path) -> None:
+    data = b'{"text": "good"}\n{"text": "bad"}\n{"text": oops}\n{"text": "fine"}\n'
+    feed_stdin(monkeypatch, data)
+    code, out, err = run_cli(capsys, "predict", tiny_bundle, "-", "--batch-size", "10")
+    assert code == 2 and len(out.splitlines()) == 2 and "stdin line 3: not JSON" in err and "--skip-bad-lines" in err
+    feed_stdin(monkeypatch, data)
+    code, out, err = run_cli(capsys, "predict", tiny_bundle, "-", "--skip-bad-lines", "--json")
+    assert code == 0 and [json.loads(line)["line"] for line in out.splitlines()] == [1, 2, 4]
+    assert "skipped 1 bad line(s) of stdin (first: line 3: not JSON" in err
+
+
+def test_threads_zero_means_the_default_and_negative_is_refused(capsys, tiny_bundle: Path) -> None:
+    code, out, _ = run_cli(capsys, "predict", tiny_bundle, "good", "--threads", "0", "--backend", "numpy")
+    assert code == 0 and out
+    code, _, err = run_cli(capsys, "verify", tiny_bundle, "--threads", "0", "--backend", "numpy")
+    assert code == 0
+    with pytest.raises(SystemExit):
+        main(["predict", str(tiny_bundle), "good", "--threads", "-1"])
+    assert "0 (the runtime's default) or more" in capsys.readouterr().err
+
+
+def test_predict_on_a_run_directory_says_to_export_it(capsys, tiny_run: Path) -> None:
+    code, _, err = run_cli(capsys, "predict", tiny_run, "good")
+    assert code == 2 and "is a run directory" in err and f"edgelstm export {tiny_run} --out BUNDLE" in err
+
+
+def test_predict_takes_one_variant_under_either_spelling(capsys, tiny_bundle: Path) -> None:
+    code, _, _ = run_cli(capsys, "predict", tiny_bundle, "good", "--variants", "onnx-fp32", "--backends", "numpy")
+    assert code == 0
+    with pytest.raises(SystemExit):
+        main(["predict", str(tiny_bundle), "good", "--variants", "onnx-fp32,tflite-fp32"])
+    assert "takes one name here" in capsys.readouterr().err
+
+
+def test_predict_and_verify_print_no_xnnpack_notice(tiny_bundle: Path) -> None:
+    """The interpreter's C++ 'Created TensorFlow Lite XNNPACK delegate' line is filtered out."""
+    import subprocess
+
+    if not base.is_installed("litert"):
+        pytest.skip("ai-edge-litert is not installed")
+    for argv in (["predict", str(tiny_bundle), "good", "--backend", "litert", "--variant", "tflite-fp32"],
+                 ["verify", str(tiny_bundle), "--backend", "litert", "--variant", "tflite-fp32"]):
+        done = subprocess.run([sys.executable, "-m", "edgelstm", *argv], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert "XNNPACK" not in done.stderr and "XNNPACK" not in done.stdout

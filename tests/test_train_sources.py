@@ -94,6 +94,19 @@ def test_explicit_label_names_fix_the_order():
         label_rule.map_labels(["meh", "bad"], names=("good", "bad"), source="t")
 
 
+def test_numeric_labels_map_by_name_so_a_run_reads_its_own_file(tmp_path):
+    """A run trained on 1/5 stars is named ("1", "5"); evaluate passes those names back."""
+    path = write_csv(tmp_path / "stars.csv", [("a", "5"), ("b", "1"), ("c", "5")])
+    trained = load(path)
+    assert trained.label_names == ("1", "5") and trained.labels.tolist() == [1, 0, 1]
+    again = load_corpus(TrainConfig(data=str(path)), label_names=trained.label_names)
+    assert again.labels.tolist() == [1, 0, 1]
+    labels, _ = label_rule.map_labels([0, 1], names=("neg", "pos"), source="t")
+    assert labels.tolist() == [0, 1]
+    with pytest.raises(DataError, match="not the label names 'neg', 'pos'"):
+        label_rule.map_labels([1, 5], names=("neg", "pos"), source="t")
+
+
 @pytest.mark.parametrize("rows, fragment", [
     ([], "holds no examples"),
     ([("a", "pos"), ("b", "pos")], "only one label"),

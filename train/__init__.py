@@ -1,7 +1,7 @@
 """The training stage: data -> Keras LSTM classifier -> run directory (docs/contracts.md).
 
     from edgelstm.train import TrainConfig, train
-    train(TrainConfig(data="synthetic"), "runs/demo")
+    train(TrainConfig(data="synthetic"), "out/demo/run")
 
 Importing this package is light; TensorFlow loads when `train` runs.
 """

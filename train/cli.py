@@ -19,7 +19,7 @@ from edgelstm.train import distributed, rundir
 from edgelstm.train.config import TrainConfig, config_fields
 
 EXAMPLES = """examples:
-  edgelstm train --data synthetic --out runs/demo
+  edgelstm train --data synthetic --out out/demo/run
   edgelstm train --data ../shared/data/imdb/imdb_train.csv.gz --out runs/imdb
   edgelstm train --data reviews.jsonl --text-column body --label-column stars --out runs/mine
   edgelstm train --data imdb --imdb-npz ~/Downloads/imdb.npz --out runs/keras-imdb

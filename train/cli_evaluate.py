@@ -10,8 +10,8 @@ import argparse
 import json
 
 EXAMPLES = """examples:
-  edgelstm evaluate runs/demo                      # the run's held-out validation split
-  edgelstm evaluate runs/demo --data synthetic     # fresh synthetic reviews (seed + 1)
+  edgelstm evaluate out/demo/run                      # the run's held-out validation split
+  edgelstm evaluate out/demo/run --data synthetic     # fresh synthetic reviews (seed + 1)
   edgelstm evaluate runs/imdb --data reviews.csv --text-column review --json
 """
 

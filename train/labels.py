@@ -74,17 +74,22 @@ def map_labels(keys: Sequence[int | str], *, names: tuple[str, str] | None = Non
                         "needs examples of both classes")
     order = _explicit_order(distinct, names, source) if names else _default_order(distinct)
     index = {key: position for position, key in enumerate(order) if key is not None}
+    if names and keys and isinstance(keys[0], int) and order != [0, 1]:  # numeric labels matched by name
+        keys = [str(k) for k in keys]
     labels = np.fromiter((index[k] for k in keys), dtype=np.int8, count=len(keys))
     return labels, names or _names(order)
 
 
 def _explicit_order(distinct: list, names: tuple[str, str], source: str) -> list:
-    if isinstance(distinct[0], int):
-        if not set(distinct) <= {0, 1}:
-            raise DataError(f"{source} has numeric labels {sorted(distinct)}: "
-                            "with --label-names only 0 and 1 are accepted")
-        return [0, 1]
     folded = [n.casefold() for n in names]
+    if isinstance(distinct[0], int):
+        # By name first (a run trained on 1/5 stars is named "1", "5"), else 0/1 keep their value.
+        if not {str(k) for k in distinct} <= set(folded):
+            if not set(distinct) <= {0, 1}:
+                raise DataError(f"{source} has numeric labels {sorted(distinct)}, which are not the label "
+                                f"names {names[0]!r}, {names[1]!r}: give names that match, or labels 0/1")
+            return [0, 1]
+        distinct = [str(k) for k in distinct]
     order: list = [None, None]
     for key in distinct:
         if key.casefold() not in folded:
