@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from edgelstm import __version__
+from edgelstm.benchmarks import consistency
 from edgelstm.benchmarks.browser import browser_rows
 from edgelstm.benchmarks.inputs import prepare_inputs
 from edgelstm.benchmarks.machine import machine_info
@@ -47,11 +48,13 @@ def benchmark(bundle_path: str | Path, settings: BenchSettings, *, data: str | P
         results += browser_rows(bundle, notes, wanted=settings.variants)
     add_sizes(results, bundle)
     add_speedups(results)
+    machine = machine_info()
+    notes += [f"warning: {warning}" for warning in consistency.warnings_for(results, machine.get("cores"))]
     return {
         "schema_version": RESULTS_SCHEMA_VERSION, "kind": RESULTS_KIND, "edgelstm": __version__,
         "created": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "duration_s": time.time() - started, "command": command, "resolved_command": resolved_command,
-        "machine": machine_info(),
+        "machine": machine,
         "bundle": bundle_summary(bundle),
         "settings": {**settings.to_dict(), "data": str(data) if data else None, "keras_model": keras_model},
         "inputs": inputs, "rows": results, "notes": notes,
@@ -64,9 +67,12 @@ def measure_rows(rows: list[dict], bundle: Bundle, settings: BenchSettings, inpu
     results = []
     for index, row in enumerate(rows):
         progress.start_row(index, f"{row['variant']} on {row['backend']}")
+        before = consistency.load_average()
         result = run_worker(worker_spec(row, bundle, settings, inputs_file, first_ids), progress)
         progress.end_row(row_status(result))
-        results.append({**row, "threads": settings.interpreter_threads, **result})
+        # The load while this row ran: what a reader needs to judge its figures.
+        results.append({**row, "threads": settings.interpreter_threads, **result,
+                        "load_average": {"before": before, "after": consistency.load_average()}})
     return results
 
 

@@ -64,25 +64,49 @@ def _quality(row: dict[str, Any]) -> float | None:
     return 100.0 * row["parity"]["label_agreement"]
 
 
+# One marker and colour per row, so rows at the same size (every float32 file) stay apart.
+MARKERS = "osD^vP*Xh<>p"
+
+
 def tradeoff_plot(results: dict[str, Any], path: Path) -> Path:
-    """File size against median latency, coloured by accuracy."""
+    """File size against median latency; each row named in a legend beside the plot with its accuracy.
+
+    Names sit in the legend rather than beside the points: the float32 rows share one file
+    size, so labels there pile on each other. Accuracy is written out rather than shown as
+    a colour scale, which says nothing when (as usual) every variant scores the same.
+    """
     plt = _pyplot()
     rows = _ok(results)
-    fig, ax = plt.subplots(figsize=(7, 5))
-    sizes = [row["bytes"] / 2**20 for row in rows]
-    p50 = [row["latency"]["real"]["p50_ms"] for row in rows]
-    quality = [_quality(row) for row in rows]
-    # A range of at least one point, so equal accuracies do not stretch the colour bar to +-10.
-    low = min(quality)
-    points = ax.scatter(sizes, p50, c=quality, cmap="viridis", s=60, vmin=low, vmax=max(max(quality), low + 1.0))
-    for x, y, row in zip(sizes, p50, rows):
-        ax.annotate(f"{row['variant']} / {row['backend']}", (x, y), fontsize=7, xytext=(4, 3), textcoords="offset points")
-    fig.colorbar(points, ax=ax, label="accuracy %")
+    fig, ax = plt.subplots(figsize=(9, 5))
+    colours = plt.get_cmap("tab10")
+    for index, row in enumerate(rows):
+        quality = _quality(row)
+        # Hollow markers of distinct shapes: two rows at one point (the numpy backend runs
+        # tflite-fp32 and onnx-fp32 from the same weights) both stay visible.
+        ax.scatter(row["bytes"] / 2**20, row["latency"]["real"]["p50_ms"], s=70, facecolors="none", linewidths=1.6,
+                   marker=MARKERS[index % len(MARKERS)], edgecolors=colours(index % 10),
+                   label=f"{row['variant']} / {row['backend']}: {quality:.2f} %")
+    qualities = [_quality(row) for row in rows]
+    spread = max(qualities) - min(qualities)
+    title = "accuracy: all equal" if spread == 0 else f"accuracy (spread {spread:.2f} points)"
+    ax.legend(title=title, fontsize=7, title_fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0),
+              borderaxespad=0.0)
     ax.set_yscale("log")
+    _plain_log_ticks(ax.yaxis, ax.get_ylim())
     ax.set_xlabel("file size (MB)")
     ax.set_ylabel("p50 latency at batch 1 (ms, log scale)")
-    ax.set_title("Size vs latency vs accuracy", fontsize=10)
+    ax.set_title("File size vs p50 latency (accuracy in the legend)", fontsize=10)
     return _save(fig, plt, path)
+
+
+def _plain_log_ticks(axis: Any, limits: tuple[float, float]) -> None:
+    """0.3, 1, 10 on a log axis rather than 3x10^-1; minor ticks named only within one decade,
+    where there are no major ones to read, and left blank on a wider range, where they would pile up."""
+    from matplotlib.ticker import FormatStrFormatter, NullFormatter
+
+    axis.set_major_formatter(FormatStrFormatter("%g"))
+    low, high = limits
+    axis.set_minor_formatter(FormatStrFormatter("%g") if high < 10 * low else NullFormatter())
 
 
 def compare_plot(runs: list[dict[str, Any]], names: list[str], keys: list[tuple[str, str]], path: Path) -> Path:

@@ -79,6 +79,7 @@ SPEED_COLUMNS: list[tuple[str, Callable[[Row], str]]] = [
     ("full-length p50 ms", lambda r: fmt(dig(r, "latency", "full", "p50_ms"))),
     ("20-token p50 ms", lambda r: fmt(dig(r, "latency", "short", "p50_ms"))),
     ("seq/s", lambda r: fmt(dig(r, "throughput", "sequences_per_s"), ".0f")),
+    ("load after", lambda r: fmt((dig(r, "load_average", "after") or [None])[0], ".1f")),
     ("x model.predict", lambda r: ratio(dig(r, "speedup", "model.predict"))),
     ("x tf.function", lambda r: ratio(dig(r, "speedup", "tf.function"))),
 ]
@@ -130,8 +131,9 @@ def rows_table(rows: list[Row], columns: list[tuple[str, Callable[[Row], str]]])
 
 def machine_line(results: dict[str, Any]) -> str:
     m = results["machine"]
+    load = m.get("load_average")
     return (f"{m.get('cpu')}, {m.get('cores')} logical cores ({m.get('machine')}), {m.get('platform')}, "
-            f"Python {m.get('python')}")
+            f"Python {m.get('python')}" + (f"; load average {load[0]:.1f} (1 min) at the end" if load else ""))
 
 
 def markdown(results: dict[str, Any], *, plots: list[str] = ()) -> str:

@@ -87,7 +87,7 @@ def load_bundle_model(spec: dict) -> tuple[Predict, dict]:
     # Classifier.load with both names loads exactly that pair or raises: record what it says it loaded.
     # CLASSIFIER is the object itself, for the raw-text phases; measure() takes it out of the result.
     return classifier.predict_ids, {"loaded": {"variant": classifier.variant, "backend": classifier.backend_name},
-                                    CLASSIFIER: classifier}
+                                    "fast_path": classifier.fast_path, CLASSIFIER: classifier}
 
 
 def import_keras_stack(spec: dict) -> None:

@@ -2,25 +2,37 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from edgelstm.core.variants import VARIANTS
 
+# An absolute path inside a data source description ("/home/me/data/reviews.csv"): the card
+# travels with the model, the exporter's folders do not.
+_ABSOLUTE_PATH = re.compile(r"(?<![\w.])(?:/|[A-Za-z]:[\\/])[^\s,;()]*[\\/]([^\s,;()\\/]+)")
 
-def render(manifest: dict[str, Any], bytes_of: dict[str, int]) -> str:
-    """Markdown for a reader deciding whether and how to use this bundle."""
+
+def render(manifest: dict[str, Any], bytes_of: dict[str, int], *, name: str | None = None,
+           known_words: int | None = None) -> str:
+    """Markdown for a reader deciding whether and how to use this bundle.
+
+    name: the bundle's folder name (the title); known_words: words in the tokenizer's vocabulary.
+    """
     task, source = manifest["task"], manifest["source_run"]
     arch = source["architecture"]
     accuracy = source.get("validation_accuracy")
+    words = f"; it knows {known_words:,} words, any other word reads as unknown" if known_words is not None else ""
     lines = [
-        f"# {source['name']}: LSTM text classifier",
+        f"# {name or source['name']}: LSTM text classifier",
         "",
         f"Binary text classifier ({arch['layers']}; vocabulary {arch['vocab_size']:,}, embedding "
-        f"{arch['embedding_dim']}, {arch['lstm_units']} LSTM units) reading up to {task['maxlen']} tokens. "
+        f"{arch['embedding_dim']}, {arch['lstm_units']} LSTM units) reading up to {task['maxlen']} tokens{words}. "
         f"Its output is the {task['output']}: label 1 (`{task['labels'][1]}`) at or above {task['threshold']}, "
-        f"else label 0 (`{task['labels'][0]}`).",
+        f"else label 0 (`{task['labels'][0]}`). `edgelstm predict` prints `probability`, how sure the model "
+        f"is of the label it gives (at least 0.5), and with `--json` also `score`, the probability of "
+        f"`{task['labels'][1]}` whatever the label (rank or set your own threshold on it).",
         "",
-        f"- Trained on: {source['data_fingerprint'].get('source', 'unknown data')}"
+        f"- Trained on: {without_paths(str(source['data_fingerprint'].get('source', 'unknown data')))}"
         + (f"; validation accuracy of the Keras model {100 * accuracy:.2f} %" if accuracy is not None else ""),
         f"- Keras model sha256: `{source['model_sha256']}`",
         f"- Exported {manifest['created']} by edgelstm {manifest['producer']['edgelstm']}",
@@ -39,6 +51,11 @@ def render(manifest: dict[str, Any], bytes_of: dict[str, int]) -> str:
     lines += _rejected(manifest.get("rejected", {}))
     lines += _usage(manifest)
     return "\n".join(lines) + "\n"
+
+
+def without_paths(text: str) -> str:
+    """`text` with every absolute path cut to its last component."""
+    return _ABSOLUTE_PATH.sub(lambda match: match.group(1), text)
 
 
 def _variant_row(name: str, entry: dict[str, Any], bytes_of: dict[str, int]) -> str:

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from edgelstm.core.errors import ExportError
+from edgelstm.core.outputs import LABEL_THRESHOLD
 from edgelstm.core.variants import VARIANTS, Route, VariantSpec, parse_variants, resolve_routes
 from edgelstm.export import manifest as manifest_mod
 from edgelstm.export import modelcard
@@ -28,8 +29,12 @@ from edgelstm.export.staging import staging
 from edgelstm.runtime.bundle import GOLDEN, MODEL_CARD, STATUS_FAILED, STATUS_PASSED, WEIGHTS
 from edgelstm.runtime.padding import PADDING_STATES
 from edgelstm.runtime.parity import Parity, compare, compare_fast_path, format_table
+from edgelstm.runtime.tokenizer import KERAS_INDEX_FROM, Tokenizer
 
 WORK = "_work"  # scratch inside the staging folder: removed with it on any failure
+# Held-out texts scoring this close to the threshold may flip under full-int8 rounding: on the
+# tiny test model 0.99 % of them lay within 0.01 and 0.99 % of the int8 labels flipped.
+INT8_RISK_MARGIN = 0.01
 Log = Callable[[str], None]
 
 
@@ -58,6 +63,7 @@ class Context:
     keras_probs: np.ndarray = field(default_factory=lambda: np.empty(0, np.float32))
     timeout: float = DEFAULT_TIMEOUT
     log: Log = print
+    name: str = ""  # the bundle's folder name, the model card's title
 
     @property
     def eval_ids(self) -> Path:
@@ -66,10 +72,14 @@ class Context:
 
 def export_run(run_dir: str | Path, out: str | Path, *, variants: list[str] | None = None,
                routes: list[str] | None = None, force: bool = False, keep_failed: bool = False,
-               held_out: int = DEFAULT_HELD_OUT, timeout: float = DEFAULT_TIMEOUT, log: Log = print) -> Path:
+               strict: bool = False, held_out: int = DEFAULT_HELD_OUT, timeout: float = DEFAULT_TIMEOUT,
+               log: Log = print) -> Path:
     """Export `variants` (default: all) of the run at `run_dir` into the bundle `out`; returns its path.
 
-    Raises ExportError, leaving `out` as it was, when a variant fails and not `keep_failed`.
+    The bundle holds the variants that passed; one that failed to convert or missed its
+    parity bound is left out and listed under the manifest's `rejected` with its reason
+    (`keep_failed`: kept in the bundle instead, marked failed). Raises ExportError, leaving
+    `out` as it was, when no variant passed, or when any failed and `strict`.
     """
     specs = parse_variants(variants)
     chosen = resolve_routes(specs, routes)
@@ -77,15 +87,40 @@ def export_run(run_dir: str | Path, out: str | Path, *, variants: list[str] | No
     target = Path(out)
     with staging(target, force=force) as folder:
         ctx = Context(run=run, folder=folder, work=folder / WORK, evalset=build_eval_set(run, held_out=held_out),
-                      timeout=timeout, log=log)
+                      timeout=timeout, log=log, name=target.resolve().name)
         ctx.work.mkdir()
         architecture = _reference(ctx)
+        for warning in risk_warnings(specs, ctx.keras_probs[~ctx.evalset.edge_case]):
+            log(f"warning: {warning}")
         outcomes = [_export_variant(spec, chosen[spec.name], ctx) for spec in specs]
         log(summary(outcomes))
-        _gate(outcomes, keep_failed=keep_failed, target=target)
-        _write_bundle(ctx, architecture, outcomes)
-    log(f"bundle written to {target}")
+        _gate(outcomes, strict=strict, target=target)
+        _write_bundle(ctx, architecture, outcomes, keep_failed=keep_failed)
+    passed = sum(o.passed for o in outcomes)
+    log(f"bundle written to {target}: {passed} of {len(outcomes)} variant(s)"
+        + ("" if passed == len(outcomes) else f", {'kept as failed' if keep_failed else 'rejected'}: "
+           + ", ".join(f"{o.name} ({why_failed(o)})" for o in outcomes if not o.passed)))
     return target
+
+
+def risk_warnings(specs: list[VariantSpec], probs: np.ndarray) -> list[str]:
+    """Say before converting when full int8 will likely miss its label bound.
+
+    Full-int8 rounding moves a probability by a few 1e-3 on average (1e-2 at most on IMDB), so
+    a text that scores within INT8_RISK_MARGIN of the threshold may flip. More such texts than
+    the share of labels the bound lets differ makes a miss likely: a model with little
+    confidence (small data, few epochs) is the usual cause.
+    """
+    int8 = next((spec for spec in specs if spec.name == "tflite-int8"), None)
+    if int8 is None or len(probs) == 0:
+        return []
+    close = float(np.mean(np.abs(probs - LABEL_THRESHOLD) < INT8_RISK_MARGIN))
+    allowed = 1.0 - int8.tolerance.min_label_agreement
+    if close <= allowed:
+        return []
+    return [f"tflite-int8 is unlikely to pass: {100 * close:.1f} % of the held-out texts score within "
+            f"{INT8_RISK_MARGIN} of the threshold, where full-int8 rounding flips labels, and its bound lets "
+            f"{100 * allowed:.1f} % differ (a more confident model, or --variants without it, avoids the wait)"]
 
 
 def _reference(ctx: Context) -> dict[str, Any]:
@@ -183,32 +218,53 @@ def summary(outcomes: list[Outcome]) -> str:
     return "\n".join(lines)
 
 
-def _gate(outcomes: list[Outcome], *, keep_failed: bool, target: Path) -> None:
+def why_failed(outcome: Outcome) -> str:
+    """'convert failed: ...' or 'over its parity bound: label agreement ...', one line."""
+    if outcome.error:
+        return f"{outcome.stage} failed: {outcome.error.splitlines()[0] if outcome.error else ''}"
+    return "over its parity bound: " + "; ".join(outcome.parity.failures if outcome.parity else [])
+
+
+def _gate(outcomes: list[Outcome], *, strict: bool, target: Path) -> None:
     failed = [o for o in outcomes if not o.passed]
-    if failed and not keep_failed:
-        names = ", ".join(f"{o.name} ({o.stage + ' failed' if o.error else 'over its parity bound'})" for o in failed)
+    names = ", ".join(f"{o.name} ({o.stage + ' failed' if o.error else 'over its parity bound'})" for o in failed)
+    if failed and strict:
         raise ExportError(f"{len(failed)} of {len(outcomes)} variant(s) failed: {names}. Nothing was written to "
-                          f"{target}. Pass --keep-failed to write the bundle anyway (failed variants are marked "
-                          "and never the default), or leave them out with --variants")
+                          f"{target} (--strict). Without --strict the bundle holds the variants that passed; "
+                          "or leave the failing ones out with --variants")
     if not any(o.passed for o in outcomes):
-        raise ExportError(f"no variant passed its checks, so there is no bundle to write to {target}")
+        raise ExportError(f"no variant passed its checks ({names}), so there is no bundle to write to {target}")
 
 
-def _write_bundle(ctx: Context, architecture: dict[str, Any], outcomes: list[Outcome]) -> None:
-    """Drop scratch and unusable files, then the model card, then the manifest (last: it lists the rest)."""
+def _write_bundle(ctx: Context, architecture: dict[str, Any], outcomes: list[Outcome], *, keep_failed: bool) -> None:
+    """Drop scratch and rejected files, then the model card, then the manifest (last: it lists the rest)."""
     shutil.rmtree(ctx.work)
     rejected = {}
     for outcome in outcomes:
         if outcome.entry is None:
             _remove_model_files(ctx.folder, outcome.name)
             rejected[outcome.name] = {"route": outcome.route, "stage": outcome.stage, "error": outcome.error}
+        elif not outcome.passed and not keep_failed:
+            _remove_model_files(ctx.folder, outcome.name)
+            rejected[outcome.name] = {"route": outcome.route, "stage": "parity", "error": why_failed(outcome),
+                                      "parity": outcome.entry["parity"]}
+            outcome.entry = None
     variants = {o.name: o.entry for o in outcomes if o.entry is not None}
     manifest = manifest_mod.build_manifest(run=ctx.run, evalset=ctx.evalset, architecture=architecture,
                                            variants=variants, rejected=rejected)
     sizes = {path.name: path.stat().st_size for path in ctx.folder.iterdir()}
-    (ctx.folder / MODEL_CARD).write_text(modelcard.render(manifest, sizes), encoding="utf-8")
+    card = modelcard.render(manifest, sizes, name=ctx.name,
+                            known_words=_known_words(Tokenizer.load(ctx.folder / TOKENIZER)))
+    (ctx.folder / MODEL_CARD).write_text(card, encoding="utf-8")
     manifest_mod.add_files(manifest, ctx.folder)
     manifest_mod.write_manifest(manifest, ctx.folder)
+
+
+def _known_words(tokenizer: Tokenizer) -> int:
+    """Words that get an id of their own (the rest read as out-of-vocabulary)."""
+    if tokenizer.kind == "keras-imdb":
+        return max(0, tokenizer.vocab_size - KERAS_INDEX_FROM)
+    return len(tokenizer.words)
 
 
 def _remove_model_files(folder: Path, name: str) -> None:

@@ -153,3 +153,18 @@ def test_texts_of_ids_encode_back_to_the_same_ids(kind: str) -> None:
                                                     num_words=8, maxlen=6)
     ids = tokenizer.encode(corpus + ["", "unknown words only"])
     np.testing.assert_array_equal(tokenizer.encode(texts_of_ids(tokenizer, ids)), ids)
+
+
+def test_a_padded_row_slower_on_real_texts_than_full_length_is_flagged_with_the_load() -> None:
+    from edgelstm.benchmarks.consistency import warnings_for
+
+    def row(variant, real, full, fast):
+        return {"variant": variant, "backend": "litert", "status": "ok", "fast_path": fast,
+                "latency": {"real": {"p50_ms": real}, "full": {"p50_ms": full}},
+                "load_average": {"before": [1.0, 1.0, 1.0], "after": [7.5, 3.0, 2.0]}}
+
+    rows = [row("tflite-int8", 2.0, 1.0, False), row("tflite-fp32", 0.5, 1.0, True),
+            row("tflite-fp16", 1.1, 1.0, False), row("onnx-fp32", 3.0, 1.0, True)]
+    found = warnings_for(rows, cores=2)
+    assert len(found) == 1 and found[0].startswith("tflite-int8 / litert: p50 over real texts 2 ms")
+    assert "load average 7.5 on 2 cores" in found[0]

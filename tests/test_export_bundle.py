@@ -233,6 +233,18 @@ def test_model_card_is_generated_from_the_manifest(bundle: Bundle) -> None:
     fast = [name for name, entry in bundle.variants.items() if entry.get("fast_path")]
     assert fast and "Skipping the padding" in card and all(f"`{name}`" in card.split("Skipping the padding")[1]
                                                            for name in fast)
+    assert card.startswith(f"# {bundle.root.name}: ")  # titled by the bundle, not the run
+    assert f"it knows {len(bundle.tokenizer.words):,} words" in card
+    assert "`probability`" in card and "`score`" in card
+
+
+def test_model_card_carries_no_absolute_path() -> None:
+    from edgelstm.export.modelcard import without_paths
+
+    assert without_paths("/home/someone/data/reviews.csv") == "reviews.csv"
+    assert without_paths(r"C:\Users\someone\reviews.csv") == "reviews.csv"
+    assert without_paths("imdb:/root/.keras/datasets/imdb.npz") == "imdb:imdb.npz"
+    assert without_paths("synthetic(size=2500, seed=0)") == "synthetic(size=2500, seed=0)"
 
 
 def test_eval_set_samples_a_seeded_subset_when_validation_is_larger(tiny_run: Path) -> None:

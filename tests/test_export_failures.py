@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -57,15 +58,17 @@ def test_a_crashing_converter_fails_its_variant_only_and_force_waits_for_success
     crash = ["--variants", "tflite-int8,onnx-fp32", "--route", "tflite-int8=keras3-while", "--force"]
     old_manifest = (bundle_copy / "manifest.json").read_bytes()
 
-    failed = export_cli(str(tiny_run), "--out", str(bundle_copy), *crash)
+    failed = export_cli(str(tiny_run), "--out", str(bundle_copy), *crash, "--strict")
     assert failed.returncode == 1, failed.stderr
     assert re.search(r"tflite-int8 +keras3-while .*FAILED: the process crashed \(SIGSEGV\)", failed.stdout)
     assert re.search(r"onnx-fp32 +tf2onnx .*passed", failed.stdout)
-    assert "tflite-int8 (convert failed)" in failed.stderr and "--keep-failed" in failed.stderr
+    assert "tflite-int8 (convert failed)" in failed.stderr and "--strict" in failed.stderr
     assert (bundle_copy / "manifest.json").read_bytes() == old_manifest  # the old bundle is untouched
 
-    kept = export_cli(str(tiny_run), "--out", str(bundle_copy), *crash, "--keep-failed")
-    assert kept.returncode == 0, kept.stderr
+    kept = export_cli(str(tiny_run), "--out", str(bundle_copy), *crash)  # the default: write what passed
+    assert kept.returncode == 3, kept.stderr
+    assert "1 variant(s) did not pass (tflite-int8)" in kept.stderr and "exit status 3" in kept.stderr
+    assert "rejected: tflite-int8 (convert failed: the process crashed (SIGSEGV)" in kept.stdout
     bundle = Bundle.open(bundle_copy)  # replaced by the new, complete bundle
     assert list(bundle.variants) == ["onnx-fp32"] and bundle.default_variant == "onnx-fp32"
     rejected = bundle.manifest["rejected"]["tflite-int8"]
@@ -74,16 +77,27 @@ def test_a_crashing_converter_fails_its_variant_only_and_force_waits_for_success
     assert "tflite-int8" in (bundle_copy / "README.md").read_text()
 
 
-def test_a_variant_over_its_bound_fails_the_export_unless_kept(tiny_run: Path, tmp_path: Path,
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_variant_over_its_bound_is_rejected_fails_a_strict_export_or_is_kept(
+        tiny_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # A bound no model can meet (more than 100 % of labels equal), so the figure measured on
     # the real model misses it; the quantized variant keeps its own bound.
     impossible = Tolerance(max_abs_diff=1e-4, min_label_agreement=1.01, max_accuracy_drop=0.0)
     monkeypatch.setitem(VARIANTS, "onnx-fp32", dataclasses.replace(VARIANTS["onnx-fp32"], tolerance=impossible))
     target, variants = tmp_path / "bundle", ["onnx-fp32", "onnx-dynint8"]
     with pytest.raises(ExportError, match=r"1 of 2 variant\(s\) failed: onnx-fp32 \(over its parity bound\)"):
-        export_run(tiny_run, target, variants=variants, log=lambda line: None)
+        export_run(tiny_run, target, variants=variants, strict=True, log=lambda line: None)
     assert not target.exists() and list(tmp_path.iterdir()) == []
+
+    lines: list[str] = []
+    export_run(tiny_run, target, variants=variants, log=lines.append)
+    bundle = Bundle.open(target)
+    assert list(bundle.variants) == ["onnx-dynint8"] and not (target / "model-onnx-fp32.onnx").exists()
+    rejected = bundle.manifest["rejected"]["onnx-fp32"]
+    assert rejected["stage"] == "parity" and "label agreement" in rejected["error"]
+    assert rejected["parity"]["label_agreement"] <= 1.0
+    assert "rejected: onnx-fp32 (over its parity bound: label agreement" in lines[-1]
+    assert "onnx-fp32" in (target / "README.md").read_text().split("Not in this bundle")[1]
+    shutil.rmtree(target)
 
     export_run(tiny_run, target, variants=variants, keep_failed=True, log=lambda line: None)
     bundle = Bundle.open(target)

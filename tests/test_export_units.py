@@ -120,3 +120,18 @@ def test_the_export_process_itself_never_imports_the_converters() -> None:
             "import edgelstm.export.pipeline, edgelstm.export.cli\n")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
+
+
+def test_full_int8_is_flagged_early_when_the_model_has_little_confidence() -> None:
+    import numpy as np
+
+    from edgelstm.export.pipeline import risk_warnings
+    from edgelstm.runtime.variants import parse_variants
+
+    confident = np.array([0.02, 0.97, 0.9, 0.1] * 50, np.float32)
+    unsure = np.concatenate([confident, np.full(10, 0.505, np.float32)])  # 4.8 % within 0.01 of 0.5
+    everything, floats = parse_variants(None), parse_variants(["onnx-fp32", "tflite-fp32"])
+    assert risk_warnings(everything, confident) == []
+    (warning,) = risk_warnings(everything, unsure)
+    assert warning.startswith("tflite-int8 is unlikely to pass: 4.8 % of the held-out texts")
+    assert risk_warnings(floats, unsure) == []

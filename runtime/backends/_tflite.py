@@ -20,7 +20,11 @@ identical. Calls stay serialized by the Classifier.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +37,36 @@ from edgelstm.runtime.padding import FAST_PATH_INPUTS, PaddingStates, steps_need
 
 # Messages of interpreters that meet an op (or op version) newer than they know.
 _TOO_NEW_MARKERS = ("Didn't find op for builtin opcode", "Encountered unresolved custom op", "Registration failed")
+
+
+# What the interpreter's C++ side prints to stderr on every load: news to no user.
+_DELEGATE_NOTICE = b"INFO: Created TensorFlow Lite XNNPACK delegate for CPU."
+
+
+@contextlib.contextmanager
+def _without_delegate_notice() -> Iterator[None]:
+    """Capture file descriptor 2 while an interpreter loads; pass on all but the XNNPACK notice.
+
+    The notice comes from C++ (no Python logger, no environment variable turns it off);
+    everything else the interpreter prints, a real error included, still reaches stderr.
+    """
+    try:
+        saved = os.dup(2)
+    except OSError:  # no stderr to filter (closed descriptor)
+        yield
+        return
+    with tempfile.TemporaryFile() as capture:
+        sys.stderr.flush()
+        os.dup2(capture.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            capture.seek(0)
+            kept = [line for line in capture.read().splitlines(keepends=True) if line.strip() != _DELEGATE_NOTICE]
+            if kept:
+                os.write(2, b"".join(kept))
 
 
 def read_model(model: str | Path | bytes) -> bytes:
@@ -90,8 +124,9 @@ class TFLiteBackend:
 
     def _create(self, interpreter_class: Any, content: bytes) -> Any:
         try:
-            interpreter = interpreter_class(model_content=content, num_threads=tuning.INTRA_OP_THREADS)
-            interpreter.allocate_tensors()
+            with _without_delegate_notice():
+                interpreter = interpreter_class(model_content=content, num_threads=tuning.INTRA_OP_THREADS)
+                interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as error:
             raise self._load_error(error) from None
         return interpreter
