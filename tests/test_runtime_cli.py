@@ -185,9 +185,13 @@ def test_threads_zero_means_the_default_and_negative_is_refused(capsys, tiny_bun
     assert "0 (the runtime's default) or more" in capsys.readouterr().err
 
 
-def test_predict_on_a_run_directory_says_to_export_it(capsys, tiny_run: Path) -> None:
-    code, _, err = run_cli(capsys, "predict", tiny_run, "good")
-    assert code == 2 and "is a run directory" in err and f"edgelstm export {tiny_run} --out BUNDLE" in err
+def test_predict_on_a_run_directory_says_to_export_it(capsys, tmp_path: Path) -> None:
+    run = tmp_path / "run"  # what `edgelstm train` leaves (the runtime tests run without TensorFlow)
+    run.mkdir()
+    for name in ("model.keras", "config.json", "tokenizer.json"):
+        (run / name).write_text("{}")
+    code, _, err = run_cli(capsys, "predict", run, "good")
+    assert code == 2 and "is a run directory" in err and f"edgelstm export {run} --out BUNDLE" in err
 
 
 def test_predict_takes_one_variant_under_either_spelling(capsys, tiny_bundle: Path) -> None:

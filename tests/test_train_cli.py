@@ -117,7 +117,7 @@ def test_evaluate_refuses_what_is_not_a_run(capsys, tmp_path):
 def test_train_help_lists_examples(capsys):
     with pytest.raises(SystemExit):
         main(["train", "--help"])
-    assert "edgelstm train --data synthetic --out runs/demo" in capsys.readouterr().out
+    assert "edgelstm train --data synthetic --out out/demo/run" in capsys.readouterr().out
 
 
 def test_parsing_train_and_evaluate_needs_no_tensorflow():
