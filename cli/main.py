@@ -65,7 +65,7 @@ def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"edgelstm {__version__}")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     verbs = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, (module_name, help_text) in COMMANDS.items():
+    for name, (_, help_text) in COMMANDS.items():
         sub = verbs.add_parser(name, help=help_text, description=help_text)
         _verb_options(sub, name, configure=verb in (None, name))
     return parser

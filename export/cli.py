@@ -38,7 +38,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run", metavar="RUN", help="run directory written by `edgelstm train`")
     parser.add_argument("--out", required=True, help="bundle folder to create")
     parser.add_argument("--variants", "--variant", dest="variants", type=names, action="extend",
-                        metavar="NAME[,NAME]", help=f"variants to build (repeatable, comma-separated; default: all {len(VARIANTS)})")
+                        metavar="NAME[,NAME]",
+                        help=f"variants to build (repeatable, comma-separated; default: all {len(VARIANTS)})")
     parser.add_argument("--force", action="store_true",
                         help="replace an existing bundle at --out (only once the new one is complete)")
     parser.add_argument("--strict", action="store_true",

@@ -165,7 +165,7 @@ def _run_ray(args: argparse.Namespace, source: str | None) -> int:
     return 0
 
 
-def _pool_chunks(chunks: Iterable[list[Record | BadLine]], report: "_Report", *, skip: bool) -> Iterator["pool.Chunk"]:
+def _pool_chunks(chunks: Iterable[list[Record | BadLine]], report: _Report, *, skip: bool) -> Iterator[pool.Chunk]:
     row = 1
     for chunk in chunks:
         records = [item for item in chunk if isinstance(item, Record)]

@@ -125,8 +125,8 @@ def test_the_export_process_itself_never_imports_the_converters() -> None:
 def test_full_int8_is_flagged_early_when_the_model_has_little_confidence() -> None:
     import numpy as np
 
-    from edgelstm.export.pipeline import risk_warnings
     from edgelstm.core.variants import parse_variants
+    from edgelstm.export.pipeline import risk_warnings
 
     confident = np.array([0.02, 0.97, 0.9, 0.1] * 50, np.float32)
     unsure = np.concatenate([confident, np.full(10, 0.505, np.float32)])  # 4.8 % within 0.01 of 0.5
