@@ -143,6 +143,12 @@ def test_a_port_in_use_is_refused_before_training(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+# Known bug, kept visible: the watchdog is a Python thread, so it cannot fire while TensorFlow
+# waits for peers inside a C++ call that holds the GIL. That happened in 1 of 3 full runs on
+# 2026-12-01 (the process hung until this test's 300 s timeout). The fix is a watchdog that needs
+# no GIL (a supervising parent process); until then a hang is reported as xfail, a pass as xpass.
+@pytest.mark.xfail(raises=subprocess.TimeoutExpired, strict=False,
+                   reason="cluster-timeout watchdog needs the GIL; TensorFlow can hold it while waiting for peers")
 def test_a_worker_whose_peers_never_come_gives_up_after_the_cluster_timeout(tmp_path: Path) -> None:
     ports = free_ports(2)
     started = time.monotonic()
