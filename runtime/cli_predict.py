@@ -156,7 +156,8 @@ def _run_ray(args: argparse.Namespace, source: str | None) -> int:
                           "give the texts as a file, or use the local engine")
     batches = ray_engine.score_file(source, bundle=str(args.bundle), variant=args.variant, backend=args.backend,
                                     fmt=args.format, workers=args.workers, batch_size=args.batch_size,
-                                    trusted_keys=tuple(args.key) if args.key else None)
+                                    trusted_keys=tuple(args.key) if args.key else None,
+                                    text_field=args.text_field)
     try:
         for records, predictions in batches:
             _write(sys.stdout, records, predictions, as_json=args.json)

@@ -30,8 +30,6 @@ from typing import Any
 
 from edgelstm.core.errors import BackendUnavailableError, ConfigError, EdgeLSTMError, InputError
 
-# Placeholders an actor puts where the parent, which counts lines, writes the file's name and line.
-_WHERE = "\x00where\x00"
 # Row kinds an actor returns: a blank line (skipped, as one process does), a prediction, an error.
 SKIP, SCORED, FAILED = 0, 1, 2
 
@@ -89,19 +87,20 @@ class _Scorer:
     """A Ray Data actor: one Classifier, turning batches of raw lines into predictions."""
 
     def __init__(self, bundle: str, variant: str | None, backend: str | None, fmt: str,
-                 trusted_keys: tuple[str, ...] | None) -> None:
+                 trusted_keys: tuple[str, ...] | None, text_field: str = "text") -> None:
         from edgelstm.runtime.classifier import Classifier
 
         self.classifier = Classifier.load(bundle, variant=variant, backend=backend, threads=1,
                                           trusted_keys=trusted_keys)
         self.fmt = fmt
+        self.text_field = text_field
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, list]:
         rows = [self._parse(str(line)) for line in batch["text"]]
         texts = [text for kind, text, _ in rows if kind == SCORED]
         predictions = iter(self.classifier.predict(texts))
         out: dict[str, list] = {name: [] for name in ("kind", "text", "id", "label", "label_id", "probability",
-                                                      "score", "error")}
+                                                      "score", "tokens", "known_tokens", "error")}
         for kind, text, extra in rows:
             prediction = next(predictions) if kind == SCORED else None
             out["kind"].append(kind)
@@ -112,36 +111,39 @@ class _Scorer:
             out["label_id"].append(prediction.label_id if prediction else -1)
             out["probability"].append(prediction.probability if prediction else 0.0)
             out["score"].append(prediction.score if prediction else 0.0)
+            out["tokens"].append(prediction.tokens if prediction else 0)
+            out["known_tokens"].append(prediction.known_tokens if prediction else 0)
         return out
 
     def _parse(self, line: str) -> tuple[int, str, Any]:
-        from edgelstm.runtime.cli_predict import _json_record
+        from edgelstm.runtime.cli_predict import BadLine, _json_record
 
         line = line.rstrip("\r\n")
         if not line.strip():
             return SKIP, "", None
         if self.fmt != "jsonl":
             return SCORED, line, None
-        try:
-            record = _json_record(line, _WHERE, 0)
-        except InputError as error:
-            return FAILED, "", str(error)
+        # The actor does not know the line number: the parent, which counts lines, names it.
+        record = _json_record(line, 0, self.text_field)
+        if isinstance(record, BadLine):
+            return FAILED, "", record.reason
         return SCORED, record.text, record.id
 
 
 def detect_format(path: str, fmt: str) -> str:
     """"lines" or "jsonl" for the whole file, decided on its first non-blank line as one process does."""
-    from edgelstm.runtime.cli_predict import _looks_like_jsonl, read_records
+    from edgelstm.runtime.cli_predict import Record, _looks_like_json_object, read_records
 
     if fmt != "auto":
         return fmt
     with open(path, "rb") as stream:
         first = next(read_records(stream, fmt="lines", name=path), None)
-    return "jsonl" if first is not None and _looks_like_jsonl(first.text) else "lines"
+    return "jsonl" if isinstance(first, Record) and _looks_like_json_object(first.text) else "lines"
 
 
 def score_file(path: str, *, bundle: str, variant: str | None, backend: str | None, fmt: str, workers: int,
-               batch_size: int, trusted_keys: tuple[str, ...] | None = None) -> Iterator[tuple[list, list]]:
+               batch_size: int, trusted_keys: tuple[str, ...] | None = None,
+               text_field: str = "text") -> Iterator[tuple[list, list]]:
     """(records, predictions) batches of FILE in input order, scored by `workers` Ray actors."""
     from edgelstm.runtime.classifier import Prediction
     from edgelstm.runtime.cli_predict import Record
@@ -156,7 +158,7 @@ def score_file(path: str, *, bundle: str, variant: str | None, backend: str | No
         logging.getLogger("ray.data").setLevel(logging.WARNING)
         dataset = ray.data.read_text(os.path.abspath(path), drop_empty_lines=False).map_batches(
             _Scorer, fn_constructor_kwargs={"bundle": str(bundle), "variant": variant, "backend": backend, "fmt": fmt,
-                                   "trusted_keys": trusted_keys},
+                                   "trusted_keys": trusted_keys, "text_field": text_field},
             batch_size=batch_size, batch_format="numpy", compute=ray.data.ActorPoolStrategy(size=workers), num_cpus=1)
         line = 0
         try:
@@ -165,11 +167,15 @@ def score_file(path: str, *, bundle: str, variant: str | None, backend: str | No
                 for index, kind in enumerate(batch["kind"]):
                     line += 1
                     if kind == FAILED:
-                        raise InputError(str(batch["error"][index]).replace(f"{_WHERE} line 0", f"{path} line {line}"))
+                        if records:  # as one process does: what came before the bad line is printed
+                            yield records, predictions
+                        raise InputError(f"{path} line {line}: {batch['error'][index]}; the lines before it "
+                                         "were classified")
                     if kind == SCORED:
                         records.append(Record(line, str(batch["text"][index]), json.loads(str(batch["id"][index]))))
                         predictions.append(Prediction(str(batch["label"][index]), int(batch["label_id"][index]),
-                                                      float(batch["probability"][index]), float(batch["score"][index])))
+                                                      float(batch["probability"][index]), float(batch["score"][index]),
+                                                      int(batch["tokens"][index]), int(batch["known_tokens"][index])))
                 yield records, predictions
         except ray.exceptions.RayError as error:
             raise RayJobError(f"Ray could not score {path}: {_first_line(error)}") from None
