@@ -88,12 +88,11 @@ def row_status(result: dict[str, Any]) -> str:
 def bundle_summary(bundle: Bundle) -> dict[str, Any]:
     """What identifies the bundle: compare refuses runs whose manifest_sha256 differ."""
     manifest = bundle.manifest
-    source = manifest.get("source_run") or {}
     return {"path": str(bundle.root.resolve()), "manifest_sha256": sha256_of(bundle.root / MANIFEST),
-            "created": manifest.get("created"), "default_variant": manifest.get("default_variant"),
+            "created": manifest.created, "default_variant": manifest.default_variant,
             "variants": list(bundle.variants), "labels": bundle.labels, "maxlen": bundle.tokenizer.maxlen,
-            "source_model_sha256": source.get("model_sha256"),
-            "source_validation_accuracy": source.get("validation_accuracy")}
+            "source_model_sha256": manifest.source_run.model_sha256,
+            "source_validation_accuracy": manifest.source_run.validation_accuracy}
 
 
 def size_reference(bundle: Bundle, fmt: str) -> str | None:
@@ -106,18 +105,18 @@ def size_reference(bundle: Bundle, fmt: str) -> str | None:
 
 def add_sizes(results: list[dict[str, Any]], bundle: Bundle) -> None:
     """File, bytes and ratio to the float32 model of every row."""
-    files = bundle.manifest["files"]
+    files = bundle.manifest.files
     for row in results:
         if row["variant"] == KERAS_VARIANT:
             path = Path(row["keras_model"])
             row["file"], row["bytes"], fmt = path.name, path.stat().st_size, "keras"
         else:
-            fmt = bundle.variant(row["variant"])["format"]
-            row["file"] = WEIGHTS if row["backend"] == "numpy" else bundle.variant(row["variant"])["file"]
-            row["bytes"] = files[row["file"]]["bytes"]
+            fmt = bundle.variant(row["variant"]).format
+            row["file"] = WEIGHTS if row["backend"] == "numpy" else bundle.variant(row["variant"]).file
+            row["bytes"] = files[row["file"]].bytes
         reference = size_reference(bundle, fmt)
         row["size_reference"] = reference
-        row["size_ratio"] = row["bytes"] / files[bundle.variant(reference)["file"]]["bytes"] if reference else None
+        row["size_ratio"] = row["bytes"] / files[bundle.variant(reference).file].bytes if reference else None
 
 
 def add_speedups(results: list[dict[str, Any]]) -> None:

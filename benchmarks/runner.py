@@ -20,6 +20,7 @@ from typing import Any
 from edgelstm.benchmarks.progress import Progress
 from edgelstm.benchmarks.protocol import WORKER_MODULE, parse_progress
 from edgelstm.benchmarks.settings import KERAS_MODES, WORKER_TIMEOUT_S, BenchSettings
+from edgelstm.core import rundir
 from edgelstm.core.errors import ConfigError
 from edgelstm.core.hashing import sha256_of
 from edgelstm.core.processes import signal_name
@@ -57,7 +58,7 @@ def plan_bundle_rows(bundle: Bundle, settings: BenchSettings, notes: list[str]) 
         for option in options:
             if option.problem is None:
                 rows.append({"kind": "bundle", "variant": variant, "backend": option.backend,
-                             "variant_status": bundle.variant(variant).get("status")})
+                             "variant_status": bundle.variant(variant).status})
             else:
                 # "not installed" holds for every variant: one note per backend is enough.
                 subject = option.backend if not is_installed(option.backend) else f"{variant} on {option.backend}"
@@ -80,12 +81,11 @@ def source_run_model(bundle: Bundle) -> Path | None:
     """The source run's model.keras when it still exists: a run folder of the manifest's run name
     beside the bundle, in the working folder or under ./runs. Only a file whose sha256 is the
     manifest's model_sha256 counts, so a retrained run of the same name is never taken."""
-    source = bundle.manifest.get("source_run") or {}
-    expected = source.get("model_sha256")
-    name = source.get("name")
+    expected = bundle.manifest.source_run.model_sha256
+    name = bundle.manifest.source_run.name
     folders = [bundle.root.resolve().parent / name, Path.cwd() / name, Path.cwd() / "runs" / name] if name else []
     for folder in folders:
-        candidate = Path(folder) / "model.keras"
+        candidate = Path(folder) / rundir.MODEL
         if candidate.is_file() and (expected is None or sha256_of(candidate) == expected):
             return candidate
     return None
@@ -105,7 +105,7 @@ def plan_keras_rows(bundle: Bundle, settings: BenchSettings, keras_model: str | 
         notes.append("Keras baseline skipped: the bundle does not hold the .keras model and its source run is "
                       "gone; pass --keras-model RUN/model.keras")
         return []
-    expected = (bundle.manifest.get("source_run") or {}).get("model_sha256")
+    expected = bundle.manifest.source_run.model_sha256
     if expected and sha256_of(path) != expected:
         notes.append(f"{path} is not the model this bundle was exported from (sha256 differs): "
                      "its parity figures compare two different models")

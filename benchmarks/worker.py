@@ -199,20 +199,26 @@ def read_texts(spec: dict) -> list[str] | None:
         return json.load(handle)["texts"] or None
 
 
-def golden_parity(predict: Predict, spec: dict) -> dict:
-    """Parity against the golden Keras outputs shipped in the bundle (runtime/parity.compare)."""
+def parity_phase(predict: Predict, spec: dict) -> dict:
+    """Parity against the golden Keras outputs shipped in the bundle (runtime/parity.golden_parity)."""
+    from pathlib import Path
+
     import numpy as np
 
     from edgelstm.core.variants import VARIANTS
-    from edgelstm.runtime.parity import compare
+    from edgelstm.runtime.bundle import GOLDEN, read_manifest
+    from edgelstm.runtime.parity import golden_parity
 
-    with np.load(os.path.join(spec["bundle"], "golden.npz"), allow_pickle=False) as golden:
+    with np.load(os.path.join(spec["bundle"], GOLDEN), allow_pickle=False) as golden:
         ids, reference, labels = golden["ids"], golden["keras_probs"], golden["labels"]
     probs = np.asarray(predict_in_batches(predict, ids, EVAL_BATCH)).reshape(-1)
-    # The Keras baseline is held to the float32 bound: it must reproduce its own golden outputs.
-    tolerance = VARIANTS[spec["variant"] if spec["variant"] in VARIANTS else "tflite-fp32"].tolerance
+    if spec["kind"] == "bundle":  # the bounds the export applied, as verify uses them
+        tolerance = read_manifest(Path(spec["bundle"])).variant(spec["variant"]).tolerance
+    else:  # the Keras baseline is held to the float32 bound: it must reproduce its own golden outputs
+        tolerance = VARIANTS["tflite-fp32"].tolerance
     # labels of -1 (edge cases) count for |dp| and agreement, not for accuracy
-    parity = compare(probs, reference, variant=spec["variant"], labels=labels, tolerance=tolerance)
+    parity, _ = golden_parity(probs, {"keras_probs": reference, "labels": labels}, variant=spec["variant"],
+                              tolerance=tolerance)
     return {**parity.to_dict(), "labelled": int((labels >= 0).sum())}
 
 
@@ -262,7 +268,7 @@ def measure(spec: dict) -> dict:
     if texts is not None:
         result["text_throughput"] = text_throughput(classifier, texts, spec, report.phase("text-throughput"))
     report("parity", 0, 1)
-    result["parity"] = golden_parity(predict, spec)
+    result["parity"] = parity_phase(predict, spec)
     if "data_ids" in inputs:
         report("accuracy", 0, 1)
         result["accuracy"] = data_accuracy(predict, inputs["data_ids"], inputs["data_labels"])

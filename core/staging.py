@@ -29,7 +29,7 @@ from pathlib import Path
 from edgelstm.core import swap
 from edgelstm.core.errors import ConfigError
 
-_PARTIAL = re.compile(r"^\.(?P<name>.+)\.edgelstm-(?P<pid>\d+)-[^.]+\.(partial|old)$")
+PARTIAL = re.compile(r"^\.(?P<name>.+)\.edgelstm-(?P<pid>\d+)-[^.]+\.(partial|old)$")
 
 
 def check_target(target: Path, *, force: bool, marker: str, kind: str) -> None:
@@ -114,7 +114,7 @@ def remove_orphans(parent: Path) -> list[Path]:
     """Remove staging folders left in `parent` by writers that no longer run (killed with SIGKILL)."""
     removed = []
     for path in parent.iterdir():
-        match = _PARTIAL.match(path.name)
+        match = PARTIAL.match(path.name)
         if match and path.is_dir() and not _alive(int(match["pid"])):
             _restore_if_lost(path, parent / match["name"])
             shutil.rmtree(path, ignore_errors=True)

@@ -68,12 +68,11 @@ EXIT_PARTIAL = 3
 
 
 def run(args: argparse.Namespace) -> int:
-    import json
     import sys
     from pathlib import Path
 
     from edgelstm.export.pipeline import export_run
-    from edgelstm.runtime.bundle import MANIFEST, STATUS_PASSED
+    from edgelstm.runtime.bundle import read_manifest
 
     if args.strict and args.keep_failed:
         from edgelstm.core.errors import ConfigError
@@ -82,9 +81,8 @@ def run(args: argparse.Namespace) -> int:
     target = export_run(args.run, args.out, variants=args.variants, routes=args.route, force=args.force,
                         keep_failed=args.keep_failed, strict=args.strict, held_out=args.held_out,
                         timeout=args.job_timeout, log=lambda line: print(line, flush=True))
-    manifest = json.loads((Path(target) / MANIFEST).read_text(encoding="utf-8"))
-    left_out = {**manifest.get("rejected", {}),
-                **{n: e for n, e in manifest["variants"].items() if e.get("status") != STATUS_PASSED}}
+    manifest = read_manifest(Path(target))
+    left_out = [*manifest.rejected, *(name for name, entry in manifest.variants.items() if not entry.passed)]
     if not left_out:
         return 0
     print(f"edgelstm: warning: {len(left_out)} variant(s) did not pass ({', '.join(left_out)}): the bundle at "

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from edgelstm.core.rundir import RunDirectory
 from edgelstm.export.defaults import DEFAULT_HELD_OUT
-from edgelstm.export.source import Run
 from edgelstm.runtime.tokenizer import KERAS_OOV_ID, KERAS_START_ID, VOCAB_OOV_ID, Tokenizer
 
 NO_LABEL = -1
@@ -39,7 +39,7 @@ class EvalSet:
                             edge_texts=self.edge_texts)
 
 
-def build_eval_set(run: Run, *, held_out: int = DEFAULT_HELD_OUT) -> EvalSet:
+def build_eval_set(run: RunDirectory, *, held_out: int = DEFAULT_HELD_OUT) -> EvalSet:
     """`held_out` validation rows (all if fewer; a seeded sample, in file order) then the edge cases."""
     validation = run.validation
     total = len(validation["ids"])

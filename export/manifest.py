@@ -1,4 +1,8 @@
-"""manifest.json of a bundle (docs/contracts.md, "Bundle"): built from what export measured."""
+"""manifest.json of a bundle (docs/contracts.md, "Bundle"): built from what export measured.
+
+The fields are gathered here, then checked and written through the typed records of
+`edgelstm.core.manifest`, the same checks a device applies when it reads the bundle.
+"""
 
 from __future__ import annotations
 
@@ -8,23 +12,22 @@ from pathlib import Path
 from typing import Any
 
 from edgelstm import __version__
+from edgelstm.core.errors import ExportError
 from edgelstm.core.hashing import sha256_of
 from edgelstm.core.jsonio import write_json
-from edgelstm.core.outputs import LABEL_THRESHOLD
+from edgelstm.core.manifest import GOLDEN, MANIFEST, SCHEMA_VERSION, STATUS_PASSED, WEIGHTS, Manifest
+from edgelstm.core.outputs import SIGMOID
+from edgelstm.core.rundir import RunDirectory
 from edgelstm.core.variants import NUMPY, PREFERENCE, VARIANTS
 from edgelstm.core.versions import library_versions
 from edgelstm.export.evalset import EvalSet
-from edgelstm.export.source import Run
-from edgelstm.runtime.bundle import GOLDEN, MANIFEST, SCHEMA_VERSION, STATUS_PASSED, WEIGHTS
-
-OUTPUT = "sigmoid probability of label 1"
 
 
 def utc_now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def build_manifest(*, run: Run, evalset: EvalSet, architecture: dict[str, Any],
+def build_manifest(*, run: RunDirectory, evalset: EvalSet, architecture: dict[str, Any],
                    variants: dict[str, dict[str, Any]], rejected: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Every field but `files`, which `add_files` fills once every other file is written."""
     ordered = {name: variants[name] for name in VARIANTS if name in variants}
@@ -49,18 +52,18 @@ def build_manifest(*, run: Run, evalset: EvalSet, architecture: dict[str, Any],
     }
 
 
-def _source_run(run: Run, architecture: dict[str, Any]) -> dict[str, Any]:
+def _source_run(run: RunDirectory, architecture: dict[str, Any]) -> dict[str, Any]:
     validation = run.metrics.get("validation", {})
     return {"name": run.root.resolve().name, "config": run.config, "model_sha256": sha256_of(run.model_path),
             "data_fingerprint": run.metrics.get("data", {}), "validation_accuracy": validation.get("accuracy"),
             "architecture": {"layers": "Embedding -> LSTM -> Dense(1, sigmoid)", **architecture}}
 
 
-def _task(run: Run) -> dict[str, Any]:
+def _task(run: RunDirectory) -> dict[str, Any]:
     tokenizer = run.tokenizer
     return {"labels": run.labels, "maxlen": tokenizer.maxlen, "padding": tokenizer.padding,
             "truncating": tokenizer.truncating, "tokenizer": tokenizer.kind, "vocab_size": tokenizer.vocab_size,
-            "output": OUTPUT, "threshold": LABEL_THRESHOLD}
+            "output": SIGMOID}
 
 
 def add_files(manifest: dict[str, Any], folder: Path) -> None:
@@ -69,5 +72,30 @@ def add_files(manifest: dict[str, Any], folder: Path) -> None:
                          for path in sorted(folder.iterdir()) if path.is_file() and path.name != MANIFEST}
 
 
-def write_manifest(manifest: dict[str, Any], folder: Path) -> None:
-    write_json(folder / MANIFEST, manifest)
+def write_manifest(manifest: dict[str, Any], folder: Path) -> Manifest:
+    """Check every field as a reader will (a bug here fails the export, not a device), then write it."""
+    checked = Manifest.from_dict(manifest)
+    written = checked.to_dict()
+    dropped = dropped_fields(manifest, written)
+    if dropped:  # a reader ignores fields it does not know; export must not lose one silently
+        raise ExportError(f"manifest field(s) {', '.join(dropped)} are not in the records of edgelstm.core.manifest: "
+                          "add them to their record's from_fields/to_dict")
+    write_json(folder / MANIFEST, written)
+    return checked
+
+
+def dropped_fields(given: Any, written: Any, path: str = "") -> list[str]:
+    """Paths of keys with a value in `given` that `written` lacks (free-form objects are kept whole)."""
+    if isinstance(given, list) and isinstance(written, list) and len(given) == len(written):
+        return [item for i, (a, b) in enumerate(zip(given, written)) for item in dropped_fields(a, b, f"{path}[{i}]")]
+    if not (isinstance(given, dict) and isinstance(written, dict)):
+        return []
+    dropped = []
+    for key, value in given.items():
+        where = f"{path}.{key}" if path else key
+        if key not in written:
+            if value is not None:
+                dropped.append(where)
+        else:
+            dropped += dropped_fields(value, written[key], where)
+    return dropped

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from edgelstm.core.variants import VARIANTS
+from edgelstm.core.outputs import LABEL_THRESHOLD
 
 # An absolute path inside a data source description ("/home/me/data/reviews.csv"): the card
 # travels with the model, the exporter's folders do not.
@@ -27,7 +27,8 @@ def render(manifest: dict[str, Any], bytes_of: dict[str, int], *, name: str | No
         "",
         f"Binary text classifier ({arch['layers']}; vocabulary {arch['vocab_size']:,}, embedding "
         f"{arch['embedding_dim']}, {arch['lstm_units']} LSTM units) reading up to {task['maxlen']} tokens{words}. "
-        f"Its output is the {task['output']}: label 1 (`{task['labels'][1]}`) at or above {task['threshold']}, "
+        f"Its output is the {task['output']} probability of label 1 (`{task['labels'][1]}`), which it predicts at or above "
+        f"{LABEL_THRESHOLD}, "
         f"else label 0 (`{task['labels'][0]}`). `edgelstm predict` prints `probability`, how sure the model "
         f"is of the label it gives (at least 0.5), and with `--json` also `score`, the probability of "
         f"`{task['labels'][1]}` whatever the label (rank or set your own threshold on it).",
@@ -60,7 +61,7 @@ def without_paths(text: str) -> str:
 
 def _variant_row(name: str, entry: dict[str, Any], bytes_of: dict[str, int]) -> str:
     parity = entry["parity"]
-    bound = VARIANTS[name].tolerance.max_abs_diff
+    bound = entry["tolerance"]["max_abs_diff"]  # the bound this export applied
     drop = parity.get("accuracy_drop")
     return (f"| `{name}` | {entry['file']} | {bytes_of[entry['file']] / 1024:.1f} | {entry['route']} | "
             f"{parity['max_abs_diff']:.2e} | {f'{bound:.0e}' if bound is not None else '-'} | "

@@ -18,17 +18,17 @@ import numpy as np
 
 from edgelstm.core.errors import ExportError
 from edgelstm.core.outputs import LABEL_THRESHOLD
+from edgelstm.core.rundir import TOKENIZER, RunDirectory, read_run
 from edgelstm.core.variants import VARIANTS, Route, VariantSpec, parse_variants, resolve_routes
 from edgelstm.export import manifest as manifest_mod
 from edgelstm.export import modelcard
 from edgelstm.export.defaults import DEFAULT_HELD_OUT
 from edgelstm.export.evalset import EvalSet, build_eval_set
 from edgelstm.export.jobs import DEFAULT_TIMEOUT, Job, JobFailed, run_job
-from edgelstm.export.source import TOKENIZER, Run, read_run
 from edgelstm.export.staging import staging
 from edgelstm.runtime.bundle import GOLDEN, MODEL_CARD, STATUS_FAILED, STATUS_PASSED, WEIGHTS
 from edgelstm.runtime.padding import PADDING_STATES
-from edgelstm.runtime.parity import Parity, compare, compare_fast_path, format_table
+from edgelstm.runtime.parity import Parity, format_table, golden_parity
 from edgelstm.runtime.tokenizer import KERAS_INDEX_FROM, Tokenizer
 
 WORK = "_work"  # scratch inside the staging folder: removed with it on any failure
@@ -56,7 +56,7 @@ class Outcome:
 
 @dataclass
 class Context:
-    run: Run
+    run: RunDirectory
     folder: Path
     work: Path
     evalset: EvalSet
@@ -192,13 +192,13 @@ def _check_job(spec: VariantSpec, route: Route, ctx: Context) -> Job:
 
 def _measure(outcome: Outcome, spec: VariantSpec, converted: dict[str, Any], checked: dict[str, Any],
              ctx: Context) -> None:
-    probs = np.load(ctx.work / f"probs-{spec.name}.npy")
-    outcome.parity = compare(probs, ctx.keras_probs, variant=spec.name, labels=ctx.evalset.labels)
     fields = dict(checked["fields"])
-    if "fast_path" in fields:
+    fast_probs = np.load(ctx.work / f"fast-probs-{spec.name}.npy") if "fast_path" in fields else None
+    golden = {"keras_probs": ctx.keras_probs, "labels": ctx.evalset.labels}
+    outcome.parity, fast = golden_parity(np.load(ctx.work / f"probs-{spec.name}.npy"), golden, variant=spec.name,
+                                         tolerance=spec.tolerance, fast=fast_probs)
+    if fast is not None:
         # The variant passes only when both ways do: a device may run either.
-        fast = compare_fast_path(np.load(ctx.work / f"fast-probs-{spec.name}.npy"), probs, ctx.keras_probs,
-                                 variant=spec.name, labels=ctx.evalset.labels)
         fields["fast_path"] = {**fields["fast_path"], "parity": {**fast.to_dict(), "backend": checked["backend"]}}
         outcome.parity.failures += [f"fast path: {failure}" for failure in fast.failures]
     outcome.entry = {
@@ -206,6 +206,7 @@ def _measure(outcome: Outcome, spec: VariantSpec, converted: dict[str, Any], che
         "description": spec.description, "route": outcome.route, "converter": converted["converter"],
         **fields, "bytes": (ctx.folder / spec.filename).stat().st_size,
         "parity": {**outcome.parity.to_dict(), "backend": checked["backend"]},
+        "tolerance": spec.tolerance.to_dict(),  # the bounds applied: verify on a device judges by these
         "status": STATUS_PASSED if outcome.parity.passed else STATUS_FAILED,
     }
 

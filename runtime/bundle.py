@@ -3,11 +3,11 @@
 Layout and manifest fields are documented in docs/contracts.md. Everything a
 device needs to trust a bundle happens here, in pure Python, before any native
 interpreter parses a model file: with trusted keys, the manifest's signature
-(runtime/signing.py) before the manifest is parsed; the schema version is known,
-every field has its type (runtime/manifest_checks.py), the manifest lists every
-file the runtime reads, and each file is read once, as a regular file of the
-folder (runtime/bundlefiles.py), and parsed from exactly the bytes whose size
-and sha256 were checked.
+(runtime/signing.py) before the manifest is parsed; then the manifest's typed
+records (`edgelstm.core.manifest`: the schema version is known, every field has
+its type and range, the manifest lists every file the runtime reads), and each
+file is read once, as a regular file of the folder (runtime/bundlefiles.py), and
+parsed from exactly the bytes whose size and sha256 were checked.
 
 `Bundle.open` checks the manifest and the tokenizer; the files of a variant are
 checked when they are read (`read_checked`), so loading one variant reads only
@@ -20,25 +20,32 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from edgelstm.core.errors import BundleError
 from edgelstm.core.hashing import sha256_bytes
+from edgelstm.core.manifest import (
+    GOLDEN,
+    MANIFEST,
+    MODEL_CARD,
+    SCHEMA_VERSION,
+    STATUS_FAILED,
+    STATUS_PASSED,
+    TOKENIZER,
+    WEIGHTS,
+    FileRecord,
+    Manifest,
+    VariantEntry,
+)
 from edgelstm.runtime import bundlefiles, signing
-from edgelstm.runtime.manifest_checks import check_manifest
 from edgelstm.runtime.padding import PADDING_STATES, PaddingStates
 from edgelstm.runtime.safeload import Expect, load_npz, parse_json
 from edgelstm.runtime.tokenizer import Tokenizer
 
-SCHEMA_VERSION = 1
-MANIFEST = "manifest.json"
-TOKENIZER = "tokenizer.json"
-GOLDEN = "golden.npz"
-WEIGHTS = "weights.npz"
-MODEL_CARD = "README.md"
-STATUS_PASSED, STATUS_FAILED = "passed", "failed"
+__all__ = ["GOLDEN", "MANIFEST", "MODEL_CARD", "SCHEMA_VERSION", "STATUS_FAILED", "STATUS_PASSED", "TOKENIZER",
+           "WEIGHTS", "Bundle", "parse_manifest", "read_manifest", "read_manifest_bytes"]
+
 # A manifest is small; refuse a huge one before parsing it.
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024
 # What verify reads from golden.npz and the NumPy backend from weights.npz: dtype kinds and ranks.
@@ -53,7 +60,7 @@ class Bundle:
     """A bundle whose manifest (and signature, when keys are trusted) and tokenizer have been checked."""
 
     root: Path
-    manifest: dict[str, Any]
+    manifest: Manifest
     tokenizer: Tokenizer
     signed_by: str | None = None  # the key id that signed it, when trusted keys were given
     manifest_bytes: bytes = field(default=b"", repr=False)  # exactly what was parsed (and signed)
@@ -87,18 +94,18 @@ class Bundle:
         return bundle
 
     @property
-    def variants(self) -> dict[str, dict[str, Any]]:
-        return self.manifest["variants"]
+    def variants(self) -> dict[str, VariantEntry]:
+        return self.manifest.variants
 
     @property
     def labels(self) -> list[str]:
-        return list(self.manifest["task"]["labels"])
+        return list(self.manifest.task.labels)
 
     @property
     def default_variant(self) -> str | None:
-        return self.manifest.get("default_variant")
+        return self.manifest.default_variant
 
-    def variant(self, name: str) -> dict[str, Any]:
+    def variant(self, name: str) -> VariantEntry:
         if name not in self.variants:
             raise BundleError(f"bundle {self.root} has no variant {name!r}: it holds {', '.join(self.variants) or 'none'}")
         return self.variants[name]
@@ -110,24 +117,27 @@ class Bundle:
 
     def check_files(self, names: Iterable[str] | None = None) -> None:
         """Check the size and sha256 of `names` (default: every listed file), streaming each."""
-        for name in self.manifest["files"] if names is None else names:
+        for name in self.manifest.files if names is None else names:
             record = self._record(name)
-            if bundlefiles.sha256_regular(self.root, name, record["bytes"]) != record["sha256"]:
+            if bundlefiles.sha256_regular(self.root, name, record.bytes) != record.sha256:
                 raise _sha_mismatch(name)
 
     def files_of(self, variant: str, *, numpy: bool = False) -> list[str]:
         """The files one variant needs to run: its model (weights.npz for numpy) and its tables."""
         entry = self.variant(variant)
-        names = [self.manifest["weights"]["file"] if numpy else entry["file"]]
-        table = (entry.get("fast_path") or {}).get("padding_states")
-        if numpy and PADDING_STATES in self.manifest["files"]:
+        weights = self.manifest.weights
+        if numpy and weights is None:
+            raise BundleError(f"bundle {self.root} has no weights.npz: the numpy backend cannot run it")
+        names = [weights.file if numpy and weights is not None else entry.file]
+        table = entry.fast_path.padding_states if entry.fast_path is not None else None
+        if numpy and PADDING_STATES in self.manifest.files:
             table = PADDING_STATES
         return names + ([table] if table else [])
 
-    def _record(self, name: str) -> dict[str, Any]:
-        if name not in self.manifest["files"]:
+    def _record(self, name: str) -> FileRecord:
+        if name not in self.manifest.files:
             raise BundleError(f"bundle {self.root}: {name} is not listed in {MANIFEST}")
-        return self.manifest["files"][name]
+        return self.manifest.files[name]
 
     def read_checked(self, name: str) -> bytes:
         """A listed file's bytes, read once and checked against the manifest's size and sha256.
@@ -136,16 +146,17 @@ class Bundle:
         is exactly what was checked, even if the file changes on disk meanwhile.
         """
         record = self._record(name)
-        data = bundlefiles.read_regular(self.root, name, limit=record["bytes"])
-        if len(data) != record["bytes"]:
-            raise BundleError(f"bundle file {name} has {len(data)} bytes, the manifest says {record['bytes']}: "
+        data = bundlefiles.read_regular(self.root, name, limit=record.bytes)
+        assert data is not None  # not missing_ok: a missing file raised
+        if len(data) != record.bytes:
+            raise BundleError(f"bundle file {name} has {len(data)} bytes, the manifest says {record.bytes}: "
                               "the file is truncated or was replaced; re-export the bundle")
-        if sha256_bytes(data) != record["sha256"]:
+        if sha256_bytes(data) != record.sha256:
             raise _sha_mismatch(name)
         return data
 
     def golden(self) -> dict[str, np.ndarray]:
-        name = (self.manifest.get("golden") or {}).get("file", GOLDEN)
+        name = self.manifest.golden.file
         return load_npz(self.read_checked(name), f"{name} of {self.root}", expect=GOLDEN_ARRAYS,
                         required=("ids", "keras_probs"))
 
@@ -153,23 +164,26 @@ class Bundle:
         """The fast path's table (runtime/padding.py), checked as read; None when the bundle (or
         `variant`'s entry) has none: bundles made before the fast path run the padded way."""
         if variant is not None:
-            name = (self.variant(variant).get("fast_path") or {}).get("padding_states")
+            fast = self.variant(variant).fast_path
+            name = fast.padding_states if fast is not None else None
         else:
-            name = PADDING_STATES if PADDING_STATES in self.manifest["files"] else None
+            name = PADDING_STATES if PADDING_STATES in self.manifest.files else None
         if not name:
             return None
         states = PaddingStates.load(self.read_checked(name))
         if states.maxlen != self.tokenizer.maxlen:
             raise BundleError(f"{name} holds states for {states.maxlen} padding steps but tokenizer.json pads to "
                               f"{self.tokenizer.maxlen}: the bundle is inconsistent; re-export it")
-        units = _lstm_units(self.manifest)
+        units = self.manifest.source_run.lstm_units
         if units is not None and states.units != units:
             raise BundleError(f"{name} holds states of width {states.units} but the model has {units} LSTM "
                               "units: the bundle is inconsistent; re-export it")
         return states
 
     def weights(self) -> dict[str, np.ndarray]:
-        name = self.manifest["weights"]["file"]
+        if self.manifest.weights is None:
+            raise BundleError(f"bundle {self.root} has no weights.npz (its manifest's weights is null)")
+        name = self.manifest.weights.file
         return load_npz(self.read_checked(name), f"{name} of {self.root}", expect=WEIGHT_ARRAYS,
                         required=tuple(WEIGHT_ARRAYS))
 
@@ -179,25 +193,16 @@ def _sha_mismatch(name: str) -> BundleError:
                        "was tampered with (or changed since it was checked); re-export the bundle")
 
 
-def _lstm_units(manifest: dict[str, Any]) -> int | None:
-    architecture = (manifest.get("source_run") or {}).get("architecture") if isinstance(
-        manifest.get("source_run"), dict) else None
-    units = architecture.get("lstm_units") if isinstance(architecture, dict) else None
-    return units if isinstance(units, int) and not isinstance(units, bool) else None
-
-
 def _check_tokenizer_fits(bundle: Bundle) -> None:
     """The tokenizer's ids must index the model's embedding: ids past it fail in each backend
     differently (or wrap silently), so a mismatch is refused at open."""
-    task, tokenizer = bundle.manifest["task"], bundle.tokenizer
-    if tokenizer.vocab_size != task["vocab_size"] or tokenizer.maxlen != task["maxlen"]:
+    task, tokenizer = bundle.manifest.task, bundle.tokenizer
+    if tokenizer.vocab_size != task.vocab_size or tokenizer.maxlen != task.maxlen:
         raise BundleError(f"{TOKENIZER} of {bundle.root} has vocab_size {tokenizer.vocab_size} and maxlen "
-                          f"{tokenizer.maxlen}, the manifest's task says {task['vocab_size']} and {task['maxlen']}: "
+                          f"{tokenizer.maxlen}, the manifest's task says {task.vocab_size} and {task.maxlen}: "
                           "the bundle is inconsistent; re-export it")
-    architecture = bundle.manifest.get("source_run", {}).get("architecture") if isinstance(
-        bundle.manifest.get("source_run"), dict) else None
-    rows = architecture.get("vocab_size") if isinstance(architecture, dict) else None
-    if isinstance(rows, int) and tokenizer.vocab_size > rows:
+    rows = bundle.manifest.source_run.embedding_rows
+    if rows is not None and tokenizer.vocab_size > rows:
         raise BundleError(f"{TOKENIZER} of {bundle.root} gives ids up to {tokenizer.vocab_size - 1} but the model "
                           f"embeds {rows}: the bundle is inconsistent; re-export it")
 
@@ -212,40 +217,18 @@ def read_manifest_bytes(root: Path) -> bytes:
     return data
 
 
-def parse_manifest(data: bytes, root: Path) -> dict[str, Any]:
-    """The manifest in `data`, every field the runtime reads checked; unknown schema versions refused."""
-    path = root / MANIFEST
-    manifest = parse_json(data, str(path))
-    if not isinstance(manifest, dict):
-        raise BundleError(f"{path} does not hold a JSON object: the bundle is corrupted")
-    version = manifest.get("schema_version")
-    if version != SCHEMA_VERSION or isinstance(version, bool):
-        raise BundleError(f"{path} has schema_version {repr(version)[:20]}; this edgelstm reads schema_version "
-                          f"{SCHEMA_VERSION}: re-export the bundle or install the matching edgelstm")
-    check_manifest(manifest, str(path))
-    for name in manifest["files"]:
+def parse_manifest(data: bytes, root: Path) -> Manifest:
+    """The manifest in `data` as typed records, every field checked (edgelstm.core.manifest)."""
+    parsed = parse_json(data, str(root / MANIFEST))
+    try:
+        manifest = Manifest.from_dict(parsed)
+    except BundleError as error:
+        raise BundleError(f"{root}: {error}") from None
+    for name in manifest.files:
         bundlefiles.check_name(root, name, MANIFEST)
-    _require_listed(manifest, path)
     return manifest
 
 
-def read_manifest(root: Path) -> dict[str, Any]:
+def read_manifest(root: Path) -> Manifest:
     """Read and parse manifest.json (no signature check: `Bundle.open` does that with keys)."""
     return parse_manifest(read_manifest_bytes(root), root)
-
-
-def _require_listed(manifest: dict[str, Any], path: Path) -> None:
-    """Every file the runtime reads must carry a checksum: the tokenizer, each variant's model and tables."""
-    files = manifest["files"]
-    needed = {TOKENIZER: "the tokenizer"}
-    for name, entry in manifest["variants"].items():
-        needed.setdefault(entry["file"], f"variant {name}'s model")
-        table = (entry.get("fast_path") or {}).get("padding_states")
-        if table:
-            needed.setdefault(table, f"variant {name}'s padding states")
-    if manifest.get("weights") and manifest["weights"]["serves"]:
-        needed.setdefault(manifest["weights"]["file"], "the NumPy backend's weights")
-    for name, role in needed.items():
-        if name not in files:
-            raise BundleError(f"{path}: {name!r} ({role}) is not listed with a checksum in files: refused; "
-                              "re-export the bundle")

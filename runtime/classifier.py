@@ -150,7 +150,7 @@ class Classifier:
         opened = _opened(bundle, trusted_keys)
         plan = selection.plan(opened, variant=variant, backend=backend)
         if variant is not None and not selection.is_passed(opened, variant):
-            warnings.warn(f"variant {variant} has status {opened.variant(variant).get('status')!r} in "
+            warnings.warn(f"variant {variant} has status {opened.variant(variant).status!r} in "
                           f"{opened.root}: it missed its parity bounds at export", UserWarning, stacklevel=2)
         return cls._load_first(opened, plan, threads=threads, explicit_backend=backend not in (None, selection.AUTO),
                                fast_path=fast_path)
@@ -181,19 +181,19 @@ class Classifier:
     def _open(bundle: Bundle, option: selection.Option, threads: int | None, fast_path: bool) -> base.Backend:
         entry = bundle.variant(option.variant)
         numpy = option.backend == "numpy"
-        source = bundle.manifest["weights"]["file"] if numpy else entry["file"]
+        source = bundle.manifest.weights.file if numpy and bundle.manifest.weights else entry.file
         # numpy skips padding with a table of its own when the bundle has none; models need the
         # bundle's table and a variant entry that says its model takes a state.
         states = bundle.padding_states(None if numpy else option.variant) if fast_path else None
         if threads is None:
-            threads = tuning.default_threads(option.backend)
-        backend = base.open_backend(option.backend, bundle.read_checked(source), entry, threads=threads,
+            threads = tuning.DEFAULT_THREADS
+        backend = base.open_backend(option.backend, bundle.read_checked(source), entry.to_dict(), threads=threads,
                                     padding_states=states)
         steps = getattr(backend, "maxlen", None)
         rows = getattr(backend, "vocab_size", None)
         if steps is not None and steps != bundle.tokenizer.maxlen:
             backend.close()
-            raise BundleError(f"{entry['file']} reads {steps} tokens but tokenizer.json pads to "
+            raise BundleError(f"{entry.file} reads {steps} tokens but tokenizer.json pads to "
                               f"{bundle.tokenizer.maxlen}: the bundle is inconsistent; re-export it")
         if rows is not None and rows < bundle.tokenizer.vocab_size:
             backend.close()

@@ -224,9 +224,11 @@ def _refuse_run_directory(path: str) -> None:
     from pathlib import Path
 
     from edgelstm.core.errors import ConfigError
+    from edgelstm.core.manifest import MANIFEST
+    from edgelstm.core.rundir import MODEL
 
     folder = Path(path)
-    if (folder / "model.keras").is_file() and not (folder / "manifest.json").exists():
+    if (folder / MODEL).is_file() and not (folder / MANIFEST).exists():
         raise ConfigError(f"{folder} is a run directory (from `edgelstm train`), not a bundle: "
                           f"export it first with `edgelstm export {folder} --out BUNDLE`, then predict with BUNDLE")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -72,6 +73,23 @@ def compare_fast_path(fast: np.ndarray, padded: np.ndarray, reference: np.ndarra
         parity.failures.append(f"fast path vs padded max |dp| {parity.vs_padded_max_abs_diff:.3g} > "
                                f"{FAST_PATH_MAX_DIFF_FP32:.0e}")
     return parity
+
+
+def golden_parity(padded: np.ndarray, golden: Mapping[str, np.ndarray], *, variant: str,
+                  tolerance: Tolerance | None = None, fast: np.ndarray | None = None) -> tuple[Parity, Parity | None]:
+    """Golden-set parity, the one routine export's gate, `verify`, the bench worker and the Pi probe share.
+
+    `padded`: the variant's probabilities on golden.npz's ids through all maxlen steps; `fast`:
+    the same rows by the fast path, when the pair takes it. `golden` holds `keras_probs` and
+    `labels` (-1 for edge cases). Returns the padded way's figures, and the fast path's (its own
+    bounds plus its distance to the padded way) or None.
+    """
+    reference, labels = golden["keras_probs"], golden.get("labels")
+    padded_parity = compare(padded, reference, variant=variant, labels=labels, tolerance=tolerance)
+    if fast is None:
+        return padded_parity, None
+    return padded_parity, compare_fast_path(fast, padded, reference, variant=variant, labels=labels,
+                                            tolerance=tolerance)
 
 
 def _failures(p: Parity, t: Tolerance) -> list[str]:

@@ -20,7 +20,7 @@ from typing import Any
 from edgelstm.core.errors import BackendUnavailableError
 from edgelstm.core.variants import variant_spec
 from edgelstm.runtime.backends import base
-from edgelstm.runtime.bundle import STATUS_PASSED, Bundle
+from edgelstm.runtime.bundle import Bundle
 
 AUTO = "auto"
 
@@ -36,13 +36,13 @@ class Option:
 
 def numpy_serves(bundle: Bundle, variant: str) -> bool:
     """True when the bundle's float32 weights.npz reproduces `variant` (a float32 variant)."""
-    weights = bundle.manifest.get("weights") or {}
-    return variant in weights.get("serves", []) and weights.get("file") in bundle.manifest["files"]
+    weights = bundle.manifest.weights
+    return weights is not None and variant in weights.serves and weights.file in bundle.manifest.files
 
 
 def options(bundle: Bundle, variant: str) -> list[Option]:
     """Every backend that could run `variant`, best first, with what stops it on this machine."""
-    entry = bundle.variant(variant)
+    entry = bundle.variant(variant).to_dict()
     return [Option(variant, name, _problem(name, variant, entry))
             for name in base.candidates(variant, entry, numpy_serves=numpy_serves(bundle, variant))]
 
@@ -55,7 +55,7 @@ def _problem(backend: str, variant: str, entry: dict[str, Any]) -> str | None:
 
 def variant_order(bundle: Bundle) -> list[str]:
     """Passed variants in the order `auto` tries them: default first, then the preference list."""
-    order = [bundle.default_variant] + list(bundle.manifest.get("variant_preference") or [])
+    order = [bundle.default_variant] + list(bundle.manifest.variant_preference)
     order += list(bundle.variants)  # a manifest without a preference list still works
     seen: list[str] = []
     for name in order:
@@ -65,7 +65,7 @@ def variant_order(bundle: Bundle) -> list[str]:
 
 
 def is_passed(bundle: Bundle, variant: str) -> bool:
-    return bundle.variant(variant).get("status") == STATUS_PASSED
+    return bundle.variant(variant).passed
 
 
 def plan(bundle: Bundle, *, variant: str | None, backend: str | None) -> list[Option]:
@@ -88,7 +88,7 @@ def plan(bundle: Bundle, *, variant: str | None, backend: str | None) -> list[Op
 def _nothing_runs(bundle: Bundle, variant: str | None, backend: str | None, every: list[Option]) -> str:
     """Why nothing in the plan can run, naming what to install or which variant to use instead."""
     if variant and backend and not every:
-        kind = bundle.variant(variant).get("format")
+        kind = bundle.variant(variant).format
         return (f"backend {backend} cannot run variant {variant} ({kind} format); backends for it: "
                 f"{', '.join(o.backend for o in options(bundle, variant))}"
                 + suggest_instead(bundle, backend, exclude=variant))

@@ -50,8 +50,8 @@ from __future__ import annotations
 
 import os
 
-# Row workers when the caller passes threads=None, per backend.
-DEFAULT_THREADS: dict[str, int] = {"onnxruntime": 1, "litert": 1, "tflite-runtime": 1, "numpy": 1}
+# Row workers when the caller passes threads=None (or 0), on every backend: the one default (why: above).
+DEFAULT_THREADS = 1
 # Intra-op threads of every interpreter: a second one only slows this model (table above).
 INTRA_OP_THREADS = 1
 # Backends that split a batch among row workers; any other runs it on the calling thread.
@@ -72,12 +72,8 @@ def verify_threads() -> int:
     return max(1, os.cpu_count() or 1)
 
 
-def default_threads(backend: str) -> int | None:
-    return DEFAULT_THREADS.get(backend)
-
-
 def row_workers(backend: str, threads: int | None) -> int:
     """Workers across a batch's rows for `threads` (None: the default) on `backend`."""
     if backend not in ROW_PARALLEL_BACKENDS:
         return 1
-    return max(1, threads or DEFAULT_THREADS.get(backend, 1))
+    return max(1, threads or DEFAULT_THREADS)

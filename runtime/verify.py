@@ -1,10 +1,10 @@
 """Check a bundle on this device: golden.npz through every variant on every installed backend.
 
 Each (variant, backend) pair that can run here classifies the golden ids and is
-compared with the Keras probabilities recorded at export, against the variant's
-bounds in `tolerances.py`, both the padded way and, where the pair has one, the
-fast path (runtime/padding.py), which must also stay within 1e-6 of the padded
-way for float32 variants. Pairs that cannot run here are listed with the reason,
+compared with the Keras probabilities recorded at export, against the bounds the
+export gated it on (the manifest's, schema 2; the variant table's for schema 1),
+both the padded way and, where the pair has one, the fast path (runtime/padding.py),
+which must also stay within 1e-6 of the padded way for float32 variants. Pairs that cannot run here are listed with the reason,
 so a device owner sees what was and was not checked.
 """
 
@@ -18,12 +18,12 @@ from typing import Any
 import numpy as np
 
 from edgelstm.core.errors import BackendUnavailableError, BundleError, EdgeLSTMError
-from edgelstm.core.variants import parse_variants
+from edgelstm.core.variants import Tolerance, parse_variants
 from edgelstm.runtime import selection, tuning
 from edgelstm.runtime.backends import base
 from edgelstm.runtime.bundle import Bundle
 from edgelstm.runtime.classifier import Classifier
-from edgelstm.runtime.parity import FIGURES_HEADER, Parity, compare, compare_fast_path, format_figures
+from edgelstm.runtime.parity import FIGURES_HEADER, Parity, format_figures, golden_parity
 
 OK, FAILED, SKIPPED = "ok", "FAIL", "skipped"
 PADDED, FAST = "padded", "fast"
@@ -39,6 +39,7 @@ class Check:
     parity: Parity | None = None
     note: str = ""
     path: str = PADDED  # PADDED (all maxlen steps) or FAST (padding skipped, runtime/padding.py)
+    tolerance: Tolerance | None = None  # the bounds it was judged by
 
     def to_dict(self) -> dict[str, Any]:
         return {"variant": self.variant, "backend": self.backend, "path": self.path, "status": self.status,
@@ -125,7 +126,7 @@ def _variants(bundle: Bundle, names: list[str] | None, report: Report) -> list[s
         if selection.is_passed(bundle, name):
             chosen.append(name)
         else:
-            report.checks.append(Check(name, "-", SKIPPED, note=f"status {entry.get('status')!r} at export; "
+            report.checks.append(Check(name, "-", SKIPPED, note=f"status {entry.status!r} at export; "
                                                                  "name it with --variant to check it anyway"))
     return chosen
 
@@ -143,8 +144,7 @@ def _checks(bundle: Bundle, option: selection.Option, golden: dict[str, np.ndarr
     if fast is None:  # this pair has no fast path (an older bundle, a fused TFLite model)
         return checks
     if fast_probs is not None:
-        fast.parity = compare_fast_path(fast_probs, probs, golden["keras_probs"], variant=option.variant,
-                                        labels=golden.get("labels"))
+        _, fast.parity = golden_parity(probs, golden, variant=option.variant, tolerance=fast.tolerance, fast=fast_probs)
         fast.status = OK if fast.parity.passed else FAILED
     return checks + [fast]
 
@@ -167,8 +167,10 @@ def _run(bundle: Bundle, option: selection.Option, golden: dict[str, np.ndarray]
         return Check(option.variant, option.backend, FAILED, note=f"cannot load: {error}", path=path), None
     except EdgeLSTMError as error:
         return Check(option.variant, option.backend, FAILED, note=str(error), path=path), None
-    parity = compare(probs, golden["keras_probs"], variant=option.variant, labels=golden.get("labels"))
-    return Check(option.variant, option.backend, OK if parity.passed else FAILED, parity=parity, path=path), probs
+    tolerance = bundle.variant(option.variant).tolerance
+    parity, _ = golden_parity(probs, golden, variant=option.variant, tolerance=tolerance)
+    return Check(option.variant, option.backend, OK if parity.passed else FAILED, parity=parity, path=path,
+                 tolerance=tolerance), probs
 
 
 def format_report(report: Report) -> str:
@@ -177,7 +179,8 @@ def format_report(report: Report) -> str:
     signed = f" (signature of trusted key {report.signed_by} checked)" if report.signed_by else ""
     lines = [f"bundle {report.bundle}{signed}", header, "-" * len(header)]
     for check in report.checks:
-        figures = format_figures(check.variant, check.parity) if check.parity else f"{'-':>5}  {check.status}: {check.note}"
+        figures = (format_figures(check.variant, check.parity, check.tolerance) if check.parity
+                   else f"{'-':>5}  {check.status}: {check.note}")
         gap = check.parity.vs_padded_max_abs_diff if check.parity else None
         lines.append(f"{check.variant:<15} {check.backend:<15} {check.path:<7} {figures}"
                      + (f"  {gap:>9.2e}" if gap is not None else ""))

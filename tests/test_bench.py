@@ -7,6 +7,7 @@ real worker processes, no mocks.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import shutil
 import subprocess
@@ -197,8 +198,8 @@ def test_a_failing_worker_becomes_an_error_row(tiny_bundle: Path) -> None:
 
 def test_keras_rows_are_skipped_with_a_note_when_the_model_is_gone(tiny_bundle: Path, tmp_path: Path) -> None:
     bundle = Bundle.open(tiny_bundle)
-    bundle.manifest["source_run"] = {"name": "deleted-run", "path": str(tmp_path / "deleted-run"),
-                                     "model_sha256": "0" * 64}
+    bundle.manifest.source_run = dataclasses.replace(bundle.manifest.source_run, name="deleted-run",
+                                                     model_sha256="0" * 64)
     notes: list[str] = []
     assert plan_keras_rows(bundle, BenchSettings(), None, notes) == []
     assert notes and ("--keras-model" in notes[0] or "TensorFlow is not installed" in notes[0])
@@ -210,10 +211,11 @@ def test_the_source_run_is_found_beside_the_bundle_only_with_the_same_model(tiny
     model = tmp_path / "my-run" / "model.keras"
     model.parent.mkdir()
     shutil.copyfile(tiny_run / "model.keras", model)
-    source = {**opened.manifest["source_run"], "name": "my-run"}
-    moved = Bundle(root=tmp_path / "bundle", manifest={**opened.manifest, "source_run": source}, tokenizer=opened.tokenizer)
+    source = dataclasses.replace(opened.manifest.source_run, name="my-run")
+    moved = Bundle(root=tmp_path / "bundle", manifest=dataclasses.replace(opened.manifest, source_run=source),
+                   tokenizer=opened.tokenizer)
     assert source_run_model(moved) == model
-    moved.manifest["source_run"] = {**source, "model_sha256": "0" * 64}  # a retrained run of the same name
+    moved.manifest.source_run = dataclasses.replace(source, model_sha256="0" * 64)  # a retrained run of the same name
     assert source_run_model(moved) is None
 
 

@@ -16,10 +16,10 @@ import pytest
 
 from edgelstm.core.errors import BundleError
 from edgelstm.core.hashing import sha256_of
+from edgelstm.core.rundir import read_run
 from edgelstm.core.variants import KERAS3_WHILE, TF_KERAS_FUSED, VARIANTS
 from edgelstm.export.evalset import build_eval_set
 from edgelstm.export.inspect_model import tflite_info
-from edgelstm.export.source import read_run
 from edgelstm.runtime.bundle import SCHEMA_VERSION, Bundle
 from edgelstm.runtime.parity import compare
 from edgelstm.runtime.tokenizer import Tokenizer
@@ -41,7 +41,7 @@ def golden(bundle: Bundle) -> dict[str, np.ndarray]:
 
 
 def test_every_variant_is_exported_passed_and_preferred(bundle: Bundle) -> None:
-    manifest = bundle.manifest
+    manifest = bundle.manifest.to_dict()
     assert list(manifest["variants"]) == list(VARIANTS)
     assert {entry["status"] for entry in manifest["variants"].values()} == {"passed"}
     assert sorted(manifest["variant_preference"]) == sorted(VARIANTS)
@@ -55,7 +55,7 @@ def test_every_variant_is_exported_passed_and_preferred(bundle: Bundle) -> None:
 
 @pytest.mark.parametrize("name", TFLITE)
 def test_tflite_variant_holds_builtin_ops_only_and_fixed_batch(bundle: Bundle, name: str) -> None:
-    entry = bundle.variant(name)
+    entry = bundle.variant(name).to_dict()
     info = tflite_info(bundle.path(entry["file"]))
     every_op = {op for ops in info["ops"] for op in ops}
     assert not any(op.startswith("CUSTOM") or "Flex" in op for op in every_op), every_op
@@ -73,7 +73,7 @@ def test_tflite_variant_holds_builtin_ops_only_and_fixed_batch(bundle: Bundle, n
         assert ids["shape"] == [1, -1] and inputs[names["h0"]]["shape"] == inputs[names["c0"]]["shape"]
     else:
         (ids,) = inputs.values()
-        assert ids["shape"] == [1, bundle.manifest["task"]["maxlen"]]
+        assert ids["shape"] == [1, bundle.manifest.to_dict()["task"]["maxlen"]]
     assert entry["batch"] == 1 and ids["dtype"] == "int32" and entry["outputs"][0]["dtype"] == "float32"
 
 
@@ -90,7 +90,7 @@ def test_onnx_variant_has_one_lstm_node_no_loop_and_a_dynamic_batch(bundle: Bund
     import onnx
     import onnxruntime
 
-    path = bundle.path(bundle.variant(name)["file"])
+    path = bundle.path(bundle.variant(name).to_dict()["file"])
     model = onnx.load(str(path))
     onnx.checker.check_model(model, full_check=True)
     ops = [node.op_type for node in model.graph.node]
@@ -98,7 +98,7 @@ def test_onnx_variant_has_one_lstm_node_no_loop_and_a_dynamic_batch(bundle: Bund
     assert "Loop" not in ops and "Scan" not in ops
     assert ("DynamicQuantizeLSTM" in ops) == (name == "onnx-dynint8")
     assert model.graph.input[0].type.tensor_type.shape.dim[0].dim_param  # a named, dynamic axis
-    assert bundle.variant(name)["batch"] is None
+    assert bundle.variant(name).to_dict()["batch"] is None
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     ids = bundle.golden()["ids"]
     for rows in (1, 7):  # two batch sizes through the same session
@@ -118,7 +118,7 @@ def _onnx_feed(session: object, ids: np.ndarray) -> dict[str, np.ndarray]:
 
 def _interpreter_probs(bundle: Bundle, name: str, ids: np.ndarray) -> np.ndarray:
     """The variant on its device interpreter, driven directly (not through edgelstm.runtime)."""
-    entry = bundle.variant(name)
+    entry = bundle.variant(name).to_dict()
     path = str(bundle.path(entry["file"]))
     if entry["format"] == "onnx":
         import onnxruntime
@@ -151,7 +151,7 @@ def test_variant_is_within_its_parity_bounds_on_its_interpreter(bundle: Bundle, 
     parity = compare(probs, golden["keras_probs"], variant=name, labels=golden["labels"])
     assert parity.passed, parity.failures
     assert parity.non_finite == 0
-    recorded = bundle.variant(name)["parity"]
+    recorded = bundle.variant(name).to_dict()["parity"]
     assert recorded["n"] == len(golden["ids"]) and recorded["passed"]
     assert recorded["max_abs_diff"] == pytest.approx(parity.max_abs_diff, abs=1e-6)
 
@@ -159,7 +159,7 @@ def test_variant_is_within_its_parity_bounds_on_its_interpreter(bundle: Bundle, 
 def test_golden_rows_are_held_out_validation_rows_and_edge_cases(tiny_run: Path, bundle: Bundle, golden: dict) -> None:
     validation = np.load(tiny_run / "validation.npz")
     held = ~golden["edge_case"]
-    assert held.sum() == min(500, len(validation["ids"])) and bundle.manifest["golden"]["count"] == len(held)
+    assert held.sum() == min(500, len(validation["ids"])) and bundle.manifest.to_dict()["golden"]["count"] == len(held)
     rows = {row.tobytes(): label for row, label in zip(validation["ids"], validation["labels"])}
     for row, label in zip(golden["ids"][held], golden["labels"][held]):
         assert rows[row.tobytes()] == label  # every held-out row is a validation row with its label
@@ -169,7 +169,7 @@ def test_golden_rows_are_held_out_validation_rows_and_edge_cases(tiny_run: Path,
 def test_edge_cases_are_encoded_with_the_runs_tokenizer(tiny_run: Path, bundle: Bundle, golden: dict) -> None:
     tokenizer = Tokenizer.load(tiny_run / "tokenizer.json")
     edge_ids, texts = golden["ids"][golden["edge_case"]], list(golden["edge_texts"])
-    names = bundle.manifest["golden"]["edge_case_names"]
+    names = bundle.manifest.to_dict()["golden"]["edge_case_names"]
     np.testing.assert_array_equal(edge_ids, tokenizer.encode(texts))
     case = dict(zip(names, zip(texts, edge_ids)))
     assert case["empty"][0] == "" and not case["empty"][1].any()
@@ -206,12 +206,12 @@ def _numpy_forward(weights: dict[str, np.ndarray], ids: np.ndarray) -> np.ndarra
 def test_weights_reproduce_keras_in_numpy(bundle: Bundle, golden: dict) -> None:
     weights = bundle.weights()
     assert {w.dtype for w in weights.values()} == {np.dtype(np.float32)}
-    assert bundle.manifest["weights"]["gate_order"] == "ifco"
+    assert bundle.manifest.to_dict()["weights"]["gate_order"] == "ifco"
     np.testing.assert_allclose(_numpy_forward(weights, golden["ids"]), golden["keras_probs"], atol=1e-5)
 
 
 def test_manifest_describes_the_source_and_lists_every_file(tiny_run: Path, bundle: Bundle) -> None:
-    manifest = bundle.manifest
+    manifest = bundle.manifest.to_dict()
     assert manifest["schema_version"] == SCHEMA_VERSION
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", manifest["created"])
     assert {"keras", "tf2onnx", "onnxruntime", "ai-edge-litert"} <= set(manifest["producer"]["libraries"])
@@ -226,11 +226,11 @@ def test_manifest_describes_the_source_and_lists_every_file(tiny_run: Path, bund
 
 def test_model_card_is_generated_from_the_manifest(bundle: Bundle) -> None:
     card = (bundle.root / "README.md").read_text()
-    for name, entry in bundle.variants.items():
+    for name, entry in bundle.manifest.to_dict()["variants"].items():
         assert re.search(rf"\| `{name}` \| {entry['file']} \|.*\| {entry['route']} \|.*\| passed \|", card), name
     assert all(label in card for label in bundle.labels)
     assert f"Default variant: `{bundle.default_variant}`" in card
-    fast = [name for name, entry in bundle.variants.items() if entry.get("fast_path")]
+    fast = [name for name, entry in bundle.manifest.to_dict()["variants"].items() if entry.get("fast_path")]
     assert fast and "Skipping the padding" in card and all(f"`{name}`" in card.split("Skipping the padding")[1]
                                                            for name in fast)
     assert card.startswith(f"# {bundle.root.name}: ")  # titled by the bundle, not the run
@@ -274,7 +274,7 @@ def _wrong_schema(path: Path) -> None:
 @pytest.mark.parametrize("damage, file, message", [
     (_flip_byte, "model-tflite-fp32.tflite", r"model-tflite-fp32.tflite does not match its sha256.*tampered"),
     (_truncate, "model-onnx-fp32.onnx", r"model-onnx-fp32.onnx has \d+ bytes, the manifest says \d+.*truncated"),
-    (_wrong_schema, "manifest.json", rf"schema_version {SCHEMA_VERSION + 1}.*reads schema_version {SCHEMA_VERSION}"),
+    (_wrong_schema, "manifest.json", rf"schema_version {SCHEMA_VERSION + 1}.*reads schema_version 1 and {SCHEMA_VERSION}"),
 ])
 def test_a_damaged_bundle_is_refused_with_its_reason(bundle_copy: Path, damage, file: str, message: str) -> None:
     Bundle.open(bundle_copy)  # intact first

@@ -91,14 +91,15 @@ def test_numpy_alone_falls_back_to_a_float32_variant(tiny_bundle: Path) -> None:
     bundle = Bundle.open(tiny_bundle)
     with Classifier.load(tiny_bundle, backend="numpy") as classifier:
         assert classifier.backend_name == "numpy"
-        assert classifier.variant in bundle.manifest["weights"]["serves"]
-        order = [v for v in bundle.manifest["variant_preference"] if v in bundle.manifest["weights"]["serves"]]
+        serves = bundle.manifest.weights.serves
+        assert classifier.variant in serves
+        order = [v for v in bundle.manifest.variant_preference if v in serves]
         assert classifier.variant == order[0]
 
 
 def test_numpy_backend_names_the_backends_for_a_quantized_variant(tiny_bundle: Path) -> None:
     bundle = Bundle.open(tiny_bundle)
-    quantized = [n for n, e in bundle.variants.items() if e["precision"] != "fp32" and e["format"] == "onnx"]
+    quantized = [n for n, e in bundle.variants.items() if e.precision != "fp32" and e.format == "onnx"]
     if not quantized:
         pytest.skip("the tiny bundle has no quantized ONNX variant")
     with pytest.raises(BackendUnavailableError, match=rf"numpy cannot run variant {quantized[0]}.*onnxruntime"):
@@ -108,7 +109,7 @@ def test_numpy_backend_names_the_backends_for_a_quantized_variant(tiny_bundle: P
 def test_a_format_mismatch_suggests_variants_the_backend_can_run(tiny_bundle: Path) -> None:
     require("onnxruntime")
     bundle = Bundle.open(tiny_bundle)
-    tflite = next(n for n, e in bundle.variants.items() if e["format"] == "tflite")
+    tflite = next(n for n, e in bundle.manifest.to_dict()["variants"].items() if e["format"] == "tflite")
     with pytest.raises(BackendUnavailableError, match=r"with onnxruntime use variant onnx-"):
         Classifier.load(tiny_bundle, variant=tflite, backend="onnxruntime")
 
@@ -170,7 +171,7 @@ def test_tflite_runtime_loading_a_too_new_model_says_which_variant_to_use(
 
     if tflite_runtime.numpy_too_new():
         pytest.skip("tflite-runtime needs numpy<2 (it runs in the .venv-tflite environment)")
-    entry = Bundle.open(tiny_bundle).variants.get("tflite-dynint8", {})
+    entry = Bundle.open(tiny_bundle).manifest.to_dict()["variants"].get("tflite-dynint8", {})
     if entry.get("route") != "keras3-while":
         pytest.skip("the tiny bundle has no Keras 3 WHILE dynamic-int8 model")
     monkeypatch.delitem(VARIANTS["tflite-dynint8"].route("keras3-while").refused, "tflite-runtime")

@@ -63,12 +63,12 @@ def test_a_missing_file_is_refused_naming_it(bundle_copy: Path) -> None:
         Classifier.load(bundle_copy)
 
 
-@pytest.mark.parametrize("version", [2, 0, "1", None])
+@pytest.mark.parametrize("version", [3, 0, "1", None])
 def test_an_unknown_schema_version_is_refused(bundle_copy: Path, version) -> None:
     manifest = manifest_of(bundle_copy)
     manifest["schema_version"] = version
     write_manifest(bundle_copy, manifest)
-    with pytest.raises(BundleError, match=rf"schema_version {version!r}; this edgelstm reads schema_version 1"):
+    with pytest.raises(BundleError, match=rf"schema_version {version!r}; this edgelstm reads schema_version 1 and 2"):
         Classifier.load(bundle_copy)
 
 
@@ -86,7 +86,7 @@ def test_a_model_changed_after_the_bundle_was_opened_is_refused_at_load(bundle_c
     # The file Classifier.load will parse here: the default variant's model, or weights.npz
     # where only the NumPy backend is installed (a device venv without interpreters).
     chosen = selection.plan(opened, variant=None, backend=None)[0]
-    parsed = WEIGHTS if chosen.backend == "numpy" else opened.variant(chosen.variant)["file"]
+    parsed = WEIGHTS if chosen.backend == "numpy" else opened.variant(chosen.variant).to_dict()["file"]
     flip_one_byte(bundle_copy / parsed)
     with pytest.raises(BundleError, match="changed since it was checked"):
         Classifier.load(opened)

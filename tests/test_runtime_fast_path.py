@@ -53,16 +53,16 @@ def test_plan_groups_covers_every_row_once_sorted_by_length() -> None:
 
 def test_bundle_lists_padding_states_and_fast_path_entries(tiny_bundle: Path) -> None:
     bundle = Bundle.open(tiny_bundle)
-    assert PADDING_STATES in bundle.manifest["files"]
+    assert PADDING_STATES in bundle.manifest.to_dict()["files"]
     states = bundle.padding_states()
     assert states.maxlen == bundle.tokenizer.maxlen and states.h.shape == states.c.shape
     np.testing.assert_array_equal(states.h[0], 0.0)  # row 0: the zero state, before any padding
     for name in FAST_VARIANTS:
-        fast = bundle.variant(name)["fast_path"]
+        fast = bundle.variant(name).to_dict()["fast_path"]
         assert fast["padding_states"] == PADDING_STATES
         assert set(fast["inputs"]) == {"ids", "h0", "c0"} and fast["parity"]["passed"]
     for name in PADDED_ONLY:
-        assert "fast_path" not in bundle.variant(name)
+        assert bundle.variant(name).fast_path is None
 
 
 @pytest.mark.parametrize("variant", FAST_VARIANTS)

@@ -82,4 +82,4 @@ def test_a_single_unit_runs_on_the_calling_thread() -> None:
 
 def test_threads_become_row_workers_and_none_takes_the_default() -> None:
     assert tuning.row_workers("onnxruntime", 2) == 2 and tuning.row_workers("numpy", 3) == 3
-    assert tuning.row_workers("litert", None) == tuning.DEFAULT_THREADS["litert"]
+    assert tuning.row_workers("litert", None) == tuning.DEFAULT_THREADS

@@ -10,9 +10,10 @@ import h5py
 import numpy as np
 import pytest
 
+from edgelstm.core import rundir
 from edgelstm.core.errors import ConfigError, DataError
 from edgelstm.runtime.tokenizer import Tokenizer
-from edgelstm.train import TrainConfig, rundir, train
+from edgelstm.train import TrainConfig, train
 
 pytestmark = pytest.mark.slow
 

@@ -14,8 +14,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from edgelstm.core import rundir
 from edgelstm.core.errors import ConfigError
-from edgelstm.train import distributed, rundir
+from edgelstm.train import distributed
 from edgelstm.train.config import TrainConfig, config_fields
 
 EXAMPLES = """examples:
@@ -132,6 +133,6 @@ def run(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGTERM, previous)
     if run_dir is None:
         return 0  # a worker other than the chief: the chief writes the run directory and the summary
-    metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
+    metrics = rundir.read_json(run_dir / rundir.METRICS)
     print(summary(run_dir, metrics))
     return 0

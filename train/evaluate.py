@@ -13,16 +13,15 @@ What `data` means here:
 
 from __future__ import annotations
 
-import dataclasses
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from edgelstm.core import rundir
 from edgelstm.core.errors import ConfigError, DataError
-from edgelstm.runtime.tokenizer import Tokenizer
-from edgelstm.train import rundir, synthetic
+from edgelstm.core.rundir import RunDirectory
+from edgelstm.train import synthetic
 from edgelstm.train.config import TrainConfig
 from edgelstm.train.prepare import Encoded, encode, limit_corpus
 from edgelstm.train.scoring import binary_scores, confusion_matrix, predict_probabilities
@@ -33,49 +32,31 @@ EVALUATION_SEED_OFFSET = 1
 DATA_FIELDS = ("text_column", "label_column", "encoding", "limit", "imdb_npz", "imdb_word_index", "synthetic_size")
 
 
-@dataclasses.dataclass
-class Run:
-    folder: Path
-    config: TrainConfig
-    metrics: dict[str, Any]
-    tokenizer: Tokenizer
-
-    @property
-    def labels(self) -> tuple[str, str]:
-        return tuple(self.metrics["labels"])  # type: ignore[return-value]
+def open_run(folder: str | Path) -> RunDirectory:
+    """Read a run directory (edgelstm.core.rundir); the model loads later."""
+    return rundir.read_run(folder)
 
 
-def open_run(folder: str | Path) -> Run:
-    """Read a run directory's config, metrics and tokenizer; the model loads later."""
-    path = Path(folder)
-    missing = [name for name in rundir.RUN_FILES if not (path / name).is_file()]
-    if not path.is_dir() or missing:
-        what = ("does not exist" if not path.exists() else
-                f"lacks {', '.join(missing)}" if path.is_dir() else "is not a folder")
-        raise ConfigError(f"run directory {path} {what}: pass a folder written by `edgelstm train`")
-    try:
-        config = TrainConfig.from_dict(json.loads((path / "config.json").read_text(encoding="utf-8")))
-        metrics = json.loads((path / "metrics.json").read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ConfigError(f"run directory {path} has an unreadable config.json or metrics.json ({error})") from None
-    return Run(folder=path, config=config, metrics=metrics, tokenizer=Tokenizer.load(path / "tokenizer.json"))
+def train_config(run: RunDirectory) -> TrainConfig:
+    return TrainConfig.from_dict(run.config)
 
 
-def evaluation_corpus(run: Run, data: str, **options: Any) -> Corpus:
+def evaluation_corpus(run: RunDirectory, data: str, **options: Any) -> Corpus:
     """The labelled data to evaluate on, labels in the run's order (see the module docstring)."""
     unknown = sorted(set(options) - set(DATA_FIELDS))
     if unknown:
         raise ConfigError(f"evaluate does not take {', '.join(unknown)}: accepted are {', '.join(DATA_FIELDS)}")
-    values = {**run.config.to_dict(), "data": data, "limit": None,
+    trained = train_config(run)
+    values = {**trained.to_dict(), "data": data, "limit": None,
               **{k: v for k, v in options.items() if v is not None}}
     if data == "synthetic":
         validation_size = int(run.metrics["validation"]["examples"])
-        values.update(seed=run.config.seed + EVALUATION_SEED_OFFSET,
+        values.update(seed=trained.seed + EVALUATION_SEED_OFFSET,
                       synthetic_size=options.get("synthetic_size") or validation_size)
     config = TrainConfig.from_dict(values)
-    corpus = limit_corpus(load_corpus(config, label_names=run.labels), config.limit, seed=config.seed)
+    corpus = limit_corpus(load_corpus(config, label_names=tuple(run.labels)), config.limit, seed=config.seed)
     if data == "synthetic":
-        corpus = _unseen(corpus, run.config)
+        corpus = _unseen(corpus, trained)
     return corpus
 
 
@@ -86,9 +67,9 @@ def _unseen(corpus: Corpus, training: TrainConfig) -> Corpus:
     return corpus.subset(keep)
 
 
-def encode_for_run(corpus: Corpus, run: Run) -> Encoded:
+def encode_for_run(corpus: Corpus, run: RunDirectory) -> Encoded:
     if corpus.sequences is not None and run.tokenizer.kind != "keras-imdb":
-        raise DataError(f"{corpus.source} holds Keras IMDB ids but run {run.folder} uses a {run.tokenizer.kind!r} "
+        raise DataError(f"{corpus.source} holds Keras IMDB ids but run {run.root} uses a {run.tokenizer.kind!r} "
                         "tokenizer: evaluate it on text (CSV, JSONL, folder) instead")
     return encode(corpus, run.tokenizer)
 
@@ -97,7 +78,7 @@ def evaluate(run_folder: str | Path, data: str | None = None, **options: Any) ->
     """Scores of the run's model on `data` (see the module docstring); JSON-ready."""
     run = open_run(run_folder)
     if data is None:
-        encoded, source, overlap = held_out_split(run), "validation.npz", False
+        encoded, source, overlap = held_out_split(run), rundir.VALIDATION, False
     else:
         corpus = evaluation_corpus(run, data, **options)
         if len(corpus) == 0:
@@ -105,19 +86,19 @@ def evaluate(run_folder: str | Path, data: str | None = None, **options: Any) ->
         encoded, source = encode_for_run(corpus, run), corpus.source
         overlap = bool(corpus.file_sha256) and corpus.file_sha256 == run.metrics["data"].get("file_sha256")
     probabilities = _predict(run, encoded.ids)
-    return {"run": str(run.folder), "data": source, "examples": int(len(encoded.labels)),
+    return {"run": str(run.root), "data": source, "examples": int(len(encoded.labels)),
             **scores(probabilities, encoded.labels, run.labels), "overlaps_training_data": overlap}
 
 
-def held_out_split(run: Run) -> Encoded:
-    with np.load(run.folder / "validation.npz") as arrays:
-        return Encoded(ids=arrays["ids"], labels=arrays["labels"], lengths=arrays["lengths"])
+def held_out_split(run: RunDirectory) -> Encoded:
+    arrays = run.validation
+    return Encoded(ids=arrays["ids"], labels=arrays["labels"], lengths=arrays["lengths"])
 
 
-def _predict(run: Run, ids: np.ndarray) -> np.ndarray:
+def _predict(run: RunDirectory, ids: np.ndarray) -> np.ndarray:
     from edgelstm.train.model import import_keras
 
-    model = import_keras().saving.load_model(run.folder / "model.keras", compile=False)
+    model = import_keras().saving.load_model(run.model_path, compile=False)
     return predict_probabilities(model, ids)
 
 

@@ -18,9 +18,9 @@ import numpy as np
 
 from edgelstm import __version__
 from edgelstm.benchmarks.machine import cpu_flags
+from edgelstm.core import rundir
 from edgelstm.core.versions import library_versions
 from edgelstm.envinfo import cpu_model
-from edgelstm.train import rundir
 from edgelstm.train.config import TrainConfig
 from edgelstm.train.distributed import SINGLE_PROCESS, Distribution
 from edgelstm.train.model import build_model, import_keras, seed_everything
@@ -225,12 +225,9 @@ def recipe(config: TrainConfig, fitted: Fitted) -> dict[str, Any]:
 
 def write_run(folder: Path, config: TrainConfig, prepared: Prepared, fitted: Fitted, metrics: dict[str, Any]) -> None:
     """The files of docs/contracts.md, into `folder`."""
-    fitted.model.save(folder / "model.keras")  # uncompiled: no optimizer state
-    prepared.tokenizer.save(folder / "tokenizer.json")
-    rundir.write_json(folder / "config.json", config.to_dict())
-    rundir.write_json(folder / "metrics.json", metrics)
+    fitted.model.save(folder / rundir.MODEL)  # uncompiled: no optimizer state
     validation = prepared.validation
-    rundir.write_arrays(folder / "validation.npz", ids=validation.ids, labels=validation.labels,
-                        lengths=validation.lengths)
     calibration = calibration_sample(prepared.train, config.calibration_size, seed=config.seed)
-    rundir.write_arrays(folder / "calibration.npz", ids=calibration.ids, labels=calibration.labels)
+    rundir.write_files(folder, tokenizer=prepared.tokenizer, config=config.to_dict(), metrics=metrics,
+                       validation={"ids": validation.ids, "labels": validation.labels, "lengths": validation.lengths},
+                       calibration={"ids": calibration.ids, "labels": calibration.labels})

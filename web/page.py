@@ -25,6 +25,7 @@ from typing import Any
 
 from edgelstm.core import staging
 from edgelstm.core.errors import BundleError, ConfigError
+from edgelstm.core.outputs import LABEL_THRESHOLD
 from edgelstm.core.variants import VARIANTS
 from edgelstm.runtime.bundle import Bundle
 from edgelstm.web import npm
@@ -68,7 +69,7 @@ def build_page(bundle_dir: str | Path, out: str | Path, *, packages: npm.NpmPack
         for item in STATIC.iterdir():
             shutil.copy2(item, folder / item.name)
         config = {"format_version": PAGE_FORMAT_VERSION, "bundle": _bundle_summary(bundle),
-                  "labels": bundle.labels, "threshold": bundle.manifest["task"].get("threshold", 0.5),
+                  "labels": bundle.labels, "threshold": LABEL_THRESHOLD,
                   "clients": {}, "third_party": {}}
         if clients.mediapipe_variant or mediapipe_model:
             config["clients"][MEDIAPIPE_CLIENT] = _mediapipe_client(bundle, clients.mediapipe_variant, mediapipe_model,
@@ -85,7 +86,7 @@ def build_page(bundle_dir: str | Path, out: str | Path, *, packages: npm.NpmPack
 
 def mediapipe_variants(bundle: Bundle) -> list[str]:
     """The bundle's passed variants that MediaPipe Tasks' TextClassifier runs (the mobile ones), best first."""
-    return [name for name in bundle.manifest.get("variant_preference", [])
+    return [name for name in bundle.manifest.variant_preference
             if getattr(VARIANTS.get(name), "is_mobile", False)]
 
 
@@ -96,7 +97,7 @@ def choose_clients(bundle: Bundle, *, mediapipe_variant: str | None, onnx: bool,
         raise ConfigError(f"--variant {mediapipe_variant!r} is not a passed MediaPipe variant of {bundle.root}: "
                           f"it has {', '.join(available) or 'none'}")
     chosen = None if outside_model else (mediapipe_variant or (available[0] if available else None))
-    onnx_variant = ONNX_VARIANT if onnx and bundle.variants.get(ONNX_VARIANT, {}).get("status") == "passed" else None
+    onnx_variant = ONNX_VARIANT if onnx and ONNX_VARIANT in bundle.variants and bundle.variant(ONNX_VARIANT).passed else None
     if chosen is None and onnx_variant is None and not outside_model:
         raise BundleError(f"{bundle.root} has no variant a browser runs: neither a MediaPipe variant "
                           f"nor a passed {ONNX_VARIANT}; re-export it with the [mediapipe] extra installed")
@@ -106,9 +107,8 @@ def choose_clients(bundle: Bundle, *, mediapipe_variant: str | None, onnx: bool,
 
 
 def _bundle_summary(bundle: Bundle) -> dict[str, Any]:
-    source = bundle.manifest.get("source_run", {})
-    return {"name": bundle.root.resolve().name, "created": bundle.manifest.get("created"),
-            "validation_accuracy": source.get("validation_accuracy")}
+    return {"name": bundle.root.resolve().name, "created": bundle.manifest.created,
+            "validation_accuracy": bundle.manifest.source_run.validation_accuracy}
 
 
 def _copy_package_files(package: Path, files: list[tuple[str, str]], folder: Path) -> None:
@@ -132,20 +132,20 @@ def _mediapipe_client(bundle: Bundle, variant: str | None, outside_model: Path |
     if outside_model is not None:
         model = _write_model(Path(outside_model).read_bytes(), Path(outside_model).name, folder)
     else:
-        model = _write_model(bundle.read_checked(bundle.variant(variant)["file"]), bundle.variant(variant)["file"], folder)
+        model = _write_model(bundle.read_checked(bundle.variant(variant).file), bundle.variant(variant).file, folder)
     return {"title": "MediaPipe Tasks", "variant": variant, **model,
             "module": "./vendor/mediapipe/text_bundle.mjs", "wasm": "./vendor/mediapipe/wasm"}
 
 
 def _onnx_client(bundle: Bundle, variant: str, packages: npm.NpmPackages, folder: Path) -> dict[str, Any]:
     _copy_package_files(packages.require(npm.ONNXRUNTIME), ONNX_FILES, folder)
-    entry = bundle.variant(variant)
+    entry = bundle.variant(variant).to_dict()
     model = _write_model(bundle.read_checked(entry["file"]), entry["file"], folder)
     inputs = (entry.get("fast_path") or {}).get("inputs") or {"ids": entry["inputs"][0]["name"]}
     tokenizer = {**bundle.tokenizer.to_dict(), "tables": tables()}
     (folder / "tokenizer-web.json").write_text(json.dumps(tokenizer, ensure_ascii=False, separators=(",", ":")),
                                                encoding="utf-8")
-    hidden = bundle.manifest["source_run"]["architecture"]["lstm_units"]
+    hidden = bundle.manifest.source_run.lstm_units
     return {"title": "ONNX Runtime Web", "variant": variant, **model, "inputs": inputs, "hidden": hidden,
             "output": entry["outputs"][0]["name"], "tokenizer": "./tokenizer-web.json",
             "module": "./vendor/onnxruntime/ort.wasm.min.mjs", "wasm": "./vendor/onnxruntime/"}

@@ -12,7 +12,7 @@ import sys
 
 from edgelstm.runtime.backends import base
 from edgelstm.runtime.bundle import Bundle
-from edgelstm.runtime.parity import compare
+from edgelstm.runtime.parity import golden_parity
 
 
 def probe(bundle_path: str, backend: str, variant: str) -> dict:
@@ -21,13 +21,13 @@ def probe(bundle_path: str, backend: str, variant: str) -> dict:
     entry = bundle.variant(variant)
     try:
         # The backend class directly: Classifier.load and verify would apply the rule first.
-        model = base.backend_class(backend)(bundle.root / entry["file"], entry)
+        model = base.backend_class(backend)(bundle.root / entry.file, entry.to_dict())
         probs = model.predict_ids(golden["ids"])
         model.close()
     except Exception as error:  # noqa: BLE001 - the error is the finding
         message = " ".join(str(error).split())
         return {"ran": False, "error": f"{type(error).__name__}: {message[:400]}"}
-    parity = compare(probs, golden["keras_probs"], variant=variant, labels=golden.get("labels"))
+    parity, _ = golden_parity(probs, golden, variant=variant, tolerance=entry.tolerance)
     return {"ran": True, "passed": parity.passed, "failures": parity.failures, "max_abs_diff": parity.max_abs_diff}
 
 
