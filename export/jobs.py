@@ -7,22 +7,18 @@ killed export leaves no converter running.
 
 from __future__ import annotations
 
-import ctypes
 import json
 import os
-import signal
 import subprocess
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from edgelstm.core.processes import is_crash, signal_name
+from edgelstm.core.processes import die_with_parent_hook, is_crash, signal_name
 
 DEFAULT_TIMEOUT = 3600.0  # seconds; a full-int8 IMDB conversion takes a few minutes
 LOG_TAIL_LINES = 6
-PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
 class JobFailed(Exception):
@@ -55,7 +51,7 @@ def run_job(job: Job, work: Path, *, timeout: float = DEFAULT_TIMEOUT) -> dict[s
     with open(log_path, "wb") as log:
         try:
             code = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                  env=_child_env(), timeout=timeout, preexec_fn=_die_with_parent_hook()).returncode
+                                  env=_child_env(), timeout=timeout, preexec_fn=die_with_parent_hook()).returncode
         except subprocess.TimeoutExpired:
             raise JobFailed(f"timed out after {timeout:.0f} s") from None
     result = _read_result(result_path)
@@ -71,21 +67,6 @@ def _child_env() -> dict[str, str]:
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     env.setdefault("KERAS_BACKEND", "tensorflow")
     return env
-
-
-def _die_with_parent_hook() -> Callable[[], None] | None:
-    """A pre-exec hook asking Linux to SIGKILL the child when the export dies; None elsewhere.
-
-    The library call is looked up here, in the parent: the hook runs between fork and
-    exec, where a process with TensorFlow's threads should do as little as possible.
-    """
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        prctl = ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-    return lambda: prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def _read_result(path: Path) -> dict[str, Any] | None:

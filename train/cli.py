@@ -11,12 +11,13 @@ import dataclasses
 import json
 import signal
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
 from edgelstm.core import rundir
 from edgelstm.core.errors import ConfigError
-from edgelstm.train import distributed
+from edgelstm.train import distributed, watchdog
 from edgelstm.train.config import TrainConfig, config_fields
 
 EXAMPLES = """examples:
@@ -96,6 +97,19 @@ def _launch_local(args: argparse.Namespace, config: TrainConfig) -> int:
                          cluster_timeout=args.cluster_timeout)
 
 
+def _supervise(args: argparse.Namespace, config: TrainConfig) -> int:
+    """A multi-worker worker runs as a child of this process, which holds --cluster-timeout."""
+    from edgelstm.train import launch
+
+    cluster = distributed.cluster_from_options(args.distribute, timeout=args.cluster_timeout)
+    with tempfile.TemporaryDirectory(prefix="edgelstm-worker-") as folder:
+        config_file = Path(folder) / "config.json"
+        config_file.write_text(json.dumps(config.to_dict()), encoding="utf-8")
+        command = launch.worker_command(config_file, args.out, force=args.force, quiet=args.quiet,
+                                        cluster_timeout=args.cluster_timeout)
+        return watchdog.supervise(command, cluster, args.cluster_timeout)
+
+
 def _raise_interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
@@ -120,6 +134,8 @@ def run(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     if args.workers is not None:
         return _launch_local(args, config)
+    if args.distribute != "none" and not watchdog.is_worker():
+        return _supervise(args, config)
     # Before anything else starts TensorFlow: the strategy must be the first thing it sets up.
     distribution = distributed.from_options(args.distribute, timeout=args.cluster_timeout)
     from edgelstm.train.fit import train  # TensorFlow loads only to train: `edgelstm --help` stays light

@@ -12,9 +12,10 @@ the chief (worker 0, or the task of type "chief") writes the run directory, atom
 single process does, and every worker then waits at an exit barrier, so no worker leaves
 while another still needs it. metrics.json records the strategy and the worker count.
 
-Bounded waits: the strategy blocks until every worker of TF_CONFIG has joined and TensorFlow
-ignores SIGTERM meanwhile, so a watchdog ends the process with one clear message when the
-cluster has not assembled within `--cluster-timeout` seconds. A worker lost mid-training
+Bounded waits: the strategy blocks until every worker of TF_CONFIG has joined, holding the
+GIL at times and ignoring SIGTERM meanwhile, so the deadline (`--cluster-timeout`) is held by
+a supervising parent process (edgelstm.train.watchdog) that kills this worker with one clear
+message when the cluster has not assembled in time. A worker lost mid-training
 makes TensorFlow's health check (every 30 s) abort the collectives on the others.
 """
 
@@ -28,7 +29,6 @@ import os
 import re
 import socket
 import sys
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -172,16 +172,17 @@ SINGLE_PROCESS = Distribution()
 class MultiWorker(Distribution):
     """One worker of a MultiWorkerMirroredStrategy cluster, joined within a bounded time."""
 
-    def __init__(self, cluster: Cluster, *, timeout: float = DEFAULT_CLUSTER_TIMEOUT_S) -> None:
-        self.cluster, self.workers, self.is_chief = cluster, cluster.workers, cluster.is_chief
-        check_port_free(cluster)
-        with _watchdog(timeout, cluster):
-            import tensorflow as tf
+    def __init__(self, cluster: Cluster) -> None:
+        from edgelstm.train import watchdog
 
-            self.strategy = tf.distribute.MultiWorkerMirroredStrategy()
-            joined = self._all_reduce_ones()  # the first collective returns once every worker is up
+        self.cluster, self.workers, self.is_chief = cluster, cluster.workers, cluster.is_chief
+        import tensorflow as tf
+
+        self.strategy = tf.distribute.MultiWorkerMirroredStrategy()
+        joined = self._all_reduce_ones()  # the first collective returns once every worker is up
         if joined != cluster.workers:
             raise ClusterError(f"{joined} replicas joined, TF_CONFIG lists {cluster.workers} workers")
+        watchdog.report_ready()  # the supervisor holding --cluster-timeout stops its clock
 
     def _all_reduce_ones(self) -> int:
         import tensorflow as tf
@@ -213,29 +214,6 @@ class MultiWorker(Distribution):
 
 
 @contextlib.contextmanager
-def _watchdog(timeout: float, cluster: Cluster) -> Iterator[None]:
-    """End the process with one clear line when the block takes longer than `timeout`.
-
-    os._exit because TensorFlow blocks in C++ waiting for peers and ignores SIGTERM; nothing
-    has been written yet at this point, so there is nothing to clean up.
-    """
-    def expire() -> None:
-        others = ", ".join(a for a in cluster.addresses if a != cluster.address)
-        print(f"edgelstm: error: the cluster did not assemble within {timeout:.0f} s: {cluster.describe()} "
-              f"waited for {others}; start every worker with the same TF_CONFIG cluster and its own task "
-              "index, or raise --cluster-timeout", file=sys.stderr, flush=True)
-        os._exit(ClusterError.exit_code)
-
-    timer = threading.Timer(timeout, expire)
-    timer.daemon = True
-    timer.start()
-    try:
-        yield
-    finally:
-        timer.cancel()
-
-
-@contextlib.contextmanager
 def _lost_worker_is_clear(cluster: Cluster) -> Iterator[None]:
     """A collective aborted by a lost peer becomes one ClusterError line instead of a gRPC dump."""
     import tensorflow as tf
@@ -259,15 +237,27 @@ def _explain(error: Exception) -> str:
     return f"{type(error).__name__}: {(lines[0] if lines else '')[:200]}"
 
 
-def from_options(distribute: str, *, timeout: float) -> Distribution:
-    """The Distribution `--distribute` names; TF_CONFIG is read before TensorFlow starts."""
+def cluster_from_options(distribute: str, *, timeout: float) -> Cluster | None:
+    """This worker's cluster (TF_CONFIG, its port checked) under `--distribute multi-worker`, else None."""
     if distribute == "none":
-        return SINGLE_PROCESS
+        return None
     if distribute != "multi-worker":
         raise ConfigError(f"--distribute {distribute!r} is not known: accepted are {', '.join(STRATEGIES)}")
     if not timeout > 0:
         raise ConfigError(f"--cluster-timeout must be > 0 seconds, got {timeout}")
-    return MultiWorker(parse_tf_config(os.environ.get("TF_CONFIG")), timeout=timeout)
+    cluster = parse_tf_config(os.environ.get("TF_CONFIG"))
+    check_port_free(cluster)
+    return cluster
+
+
+def from_options(distribute: str, *, timeout: float) -> Distribution:
+    """The Distribution `--distribute` names; TF_CONFIG is read before TensorFlow starts.
+
+    A multi-worker run's --cluster-timeout is held by the supervising parent process
+    (edgelstm.train.watchdog), not here.
+    """
+    cluster = cluster_from_options(distribute, timeout=timeout)
+    return SINGLE_PROCESS if cluster is None else MultiWorker(cluster)
 
 
 def weights_sha256(model: Any) -> str:

@@ -67,6 +67,14 @@ def worker_environment(ports: list[int], index: int) -> dict[str, str]:
             "TF_NUM_INTEROP_THREADS": threads, "PYTHONUNBUFFERED": "1"}
 
 
+def worker_command(config_file: Path, out: str | Path, *, force: bool, quiet: bool,
+                   cluster_timeout: float) -> list[str]:
+    """One worker of a TF_CONFIG cluster, training exactly the resolved config in `config_file`."""
+    command = [sys.executable, "-m", "edgelstm", "train", "--distribute", "multi-worker", "--config",
+               str(config_file), "--out", str(out), "--cluster-timeout", str(cluster_timeout)]
+    return command + ["--force"] * force + ["--quiet"] * quiet
+
+
 def launch(config: dict[str, Any], out: str, *, workers: int, force: bool, quiet: bool,
            cluster_timeout: float) -> int:
     """Run the N workers to the end; 0 when every one succeeded, else a ClusterError."""
@@ -75,9 +83,7 @@ def launch(config: dict[str, Any], out: str, *, workers: int, force: bool, quiet
     with tempfile.TemporaryDirectory(prefix="edgelstm-workers-") as folder:
         config_file = Path(folder) / "config.json"
         config_file.write_text(json.dumps(config), encoding="utf-8")
-        command = [sys.executable, "-m", "edgelstm", "train", "--distribute", "multi-worker", "--config",
-                   str(config_file), "--out", str(out), "--cluster-timeout", str(cluster_timeout)]
-        command += ["--force"] * force + ["--quiet"] * quiet
+        command = worker_command(config_file, out, force=force, quiet=quiet, cluster_timeout=cluster_timeout)
         processes = [_start(command, ports, index) for index in range(workers)]
         try:
             return _wait(processes, ports)
