@@ -25,6 +25,7 @@ import select
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 
 from edgelstm.core.processes import die_with_parent_hook
 from edgelstm.train.distributed import Cluster, ClusterError
@@ -57,9 +58,7 @@ def supervise(command: list[str], cluster: Cluster, timeout: float) -> int:
     read_end, write_end = os.pipe()
     env = {**os.environ, READY_FD_ENV: str(write_end)}
     previous = {signum: signal.getsignal(signum) for signum in STOP_SIGNALS}
-    # Its own process group, so every stop request reaches the worker once, through here.
-    worker = subprocess.Popen(command, env=env, pass_fds=(write_end,), process_group=0,
-                              preexec_fn=die_with_parent_hook())
+    worker = subprocess.Popen(command, env=env, pass_fds=(write_end,), preexec_fn=_worker_setup())
     os.close(write_end)
     try:
         # Until the cluster has joined, nothing is written: a stop request kills the worker.
@@ -77,6 +76,19 @@ def supervise(command: list[str], cluster: Cluster, timeout: float) -> int:
             _kill(worker)
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+def _worker_setup() -> Callable[[], None]:
+    """Between fork and exec: the worker's own process group (every stop request reaches it
+    once, through the supervisor), and SIGKILL when the supervisor dies."""
+    die_with_parent = die_with_parent_hook()
+
+    def setup() -> None:
+        os.setpgid(0, 0)
+        if die_with_parent is not None:
+            die_with_parent()
+
+    return setup
 
 
 def _interrupt(signum: int, frame: object) -> None:
