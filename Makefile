@@ -77,8 +77,9 @@ test: $(STAMP) $(NPM_STAMP)
 
 # `predict --engine ray`: Ray Data is about 500 MB and 1.5-3 minutes of install, so it is
 # installed here rather than by `make install`; `make test` skips the Ray tests without it.
+# Ray Data brings pyarrow, so the Parquet input tests run here too.
 test-ray: $(RAY_STAMP)
-	$(PY) -m pytest -m ray
+	$(PY) -m pytest -m "ray or parquet"
 
 $(RAY_STAMP): $(STAMP)
 	@echo "installing edgelstm[ray] into $(VENV) (about 500 MB)"

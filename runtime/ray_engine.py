@@ -1,10 +1,13 @@
 """`edgelstm predict BUNDLE --input FILE --engine ray`: the same scoring on Ray Data, for a cluster.
 
-Ray Data reads FILE as lines (`read_text`, every line kept, order preserved), and
-`map_batches` sends batches of them to a pool of actors (`ActorPoolStrategy(size=N)`), each
-holding one `Classifier` on one thread: the same parsing (edgelstm.runtime.cli_predict), the
-same model calls, so the predictions equal the process pool's and one process's. Results
-stream back in input order; Ray's streaming executor bounds what is in flight.
+A Ray Data read task reads FILE with edgelstm's own reader (edgelstm.runtime.inputs: lines,
+JSON lines, CSV, Parquet; the same line numbers, byte-order-mark and encoding checks and bad-
+record reasons as one process), and `map_batches` sends batches of its records to a pool of
+actors (`ActorPoolStrategy(size=N)`), each holding one `Classifier` on one thread: the same
+model calls, so the predictions equal the process pool's and one process's. Results stream
+back in input order (Ray's streaming executor bounds what is in flight); the driver turns a
+bad record into one process's one-line error, or skips it (--skip-bad-lines). An edgelstm
+error inside Ray (a bad bundle on an actor, a file the reader refuses) is raised as itself.
 
 With RAY_ADDRESS set, `ray.init()` joins that cluster as Ray always does. Otherwise a local Ray
 starts for the job and stops after it, on 127.0.0.1 only (Ray takes the machine's outward
@@ -28,10 +31,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from edgelstm.core.errors import BackendUnavailableError, ConfigError, EdgeLSTMError, InputError
+from edgelstm.core.errors import BackendUnavailableError, ConfigError, EdgeLSTMError
 
-# Row kinds an actor returns: a blank line (skipped, as one process does), a prediction, an error.
-SKIP, SCORED, FAILED = 0, 1, 2
+# Row kinds: a record to score (then scored), a bad record (its reason kept for the driver).
+RECORD, BAD = 0, 1
+# Records per block the read task emits: Ray streams blocks, so memory stays bounded.
+BLOCK_ROWS = 4096
+# A Prediction's fields, in order, with what a bad record's row holds instead.
+PREDICTION_COLUMNS = {"label": "", "label_id": -1, "probability": 0.0, "score": 0.0, "tokens": 0, "known_tokens": 0}
 
 
 class RayJobError(EdgeLSTMError):
@@ -83,102 +90,146 @@ LOCAL_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_AUTH_MODE": "token",
              "RAY_USAGE_STATS_ENABLED": "0"}
 
 
-class _Scorer:
-    """A Ray Data actor: one Classifier, turning batches of raw lines into predictions."""
+def _read_blocks(path: str, name: str, fmt: str, text_field: str) -> Iterator[Any]:
+    """The read task: FILE through edgelstm.runtime.inputs, as Arrow blocks of records in input order."""
+    import pyarrow
 
-    def __init__(self, bundle: str, variant: str | None, backend: str | None, fmt: str,
-                 trusted_keys: tuple[str, ...] | None, text_field: str = "text") -> None:
+    from edgelstm.runtime.inputs import BadLine, read_records
+
+    columns: dict[str, list] = {name: [] for name in ("kind", "line", "text", "id", "reason")}
+
+    def block() -> Any:
+        table = pyarrow.Table.from_pydict(columns)
+        for values in columns.values():
+            values.clear()
+        return table
+
+    with open(path, "rb") as stream:
+        for item in read_records(stream, fmt=fmt, name=name, text_field=text_field):
+            bad = isinstance(item, BadLine)
+            columns["kind"].append(BAD if bad else RECORD)
+            columns["line"].append(item.line)
+            columns["text"].append("" if bad else item.text)
+            columns["id"].append("" if bad else json.dumps(item.id))
+            columns["reason"].append(item.reason if bad else "")
+            if len(columns["kind"]) >= BLOCK_ROWS:
+                yield block()
+    if columns["kind"]:
+        yield block()
+
+
+def _records_datasource(ray: Any, name: str, fmt: str, text_field: str) -> Any:
+    """A Ray Data source of one read task running edgelstm's own reader on FILE (`name` as given)."""
+    from functools import partial
+
+    path = os.path.abspath(name)  # the task may run in another working directory
+    size = os.path.getsize(path)
+
+    class RecordsDatasource(ray.data.Datasource):
+        def estimate_inmemory_data_size(self) -> int:
+            return size
+
+        def get_read_tasks(self, parallelism: int, per_task_row_limit: int | None = None,
+                           data_context: Any = None) -> list:
+            # One task: line numbers and CSV records need the file read from its start, and
+            # reading is a few per cent of scoring (measured), so it does not hold up the actors.
+            metadata = ray.data.block.BlockMetadata(num_rows=None, size_bytes=size, input_files=[path],
+                                                    exec_stats=None)
+            return [ray.data.ReadTask(partial(_read_blocks, path, name, fmt, text_field), metadata)]
+
+    return RecordsDatasource()
+
+
+class _Scorer:
+    """A Ray Data actor: one Classifier, adding predictions to batches of records."""
+
+    def __init__(self, bundle: str, variant: str | None, backend: str | None,
+                 trusted_keys: tuple[str, ...] | None) -> None:
         from edgelstm.runtime.classifier import Classifier
 
         self.classifier = Classifier.load(bundle, variant=variant, backend=backend, threads=1,
                                           trusted_keys=trusted_keys)
-        self.fmt = fmt
-        self.text_field = text_field
 
-    def __call__(self, batch: dict[str, Any]) -> dict[str, list]:
-        rows = [self._parse(str(line)) for line in batch["text"]]
-        texts = [text for kind, text, _ in rows if kind == SCORED]
-        predictions = iter(self.classifier.predict(texts))
-        out: dict[str, list] = {name: [] for name in ("kind", "text", "id", "label", "label_id", "probability",
-                                                      "score", "tokens", "known_tokens", "error")}
-        for kind, text, extra in rows:
-            prediction = next(predictions) if kind == SCORED else None
-            out["kind"].append(kind)
-            out["text"].append(text if kind == SCORED else "")
-            out["id"].append(json.dumps(extra) if kind == SCORED else "")
-            out["error"].append(extra if kind == FAILED else "")
-            out["label"].append(prediction.label if prediction else "")
-            out["label_id"].append(prediction.label_id if prediction else -1)
-            out["probability"].append(prediction.probability if prediction else 0.0)
-            out["score"].append(prediction.score if prediction else 0.0)
-            out["tokens"].append(prediction.tokens if prediction else 0)
-            out["known_tokens"].append(prediction.known_tokens if prediction else 0)
-        return out
-
-    def _parse(self, line: str) -> tuple[int, str, Any]:
-        from edgelstm.runtime.cli_predict import BadLine, _json_record
-
-        line = line.rstrip("\r\n")
-        if not line.strip():
-            return SKIP, "", None
-        if self.fmt != "jsonl":
-            return SCORED, line, None
-        # The actor does not know the line number: the parent, which counts lines, names it.
-        record = _json_record(line, 0, self.text_field)
-        if isinstance(record, BadLine):
-            return FAILED, "", record.reason
-        return SCORED, record.text, record.id
-
-
-def detect_format(path: str, fmt: str) -> str:
-    """"lines" or "jsonl" for the whole file, decided on its first non-blank line as one process does."""
-    from edgelstm.runtime.cli_predict import Record, _looks_like_json_object, read_records
-
-    if fmt != "auto":
-        return fmt
-    with open(path, "rb") as stream:
-        first = next(read_records(stream, fmt="lines", name=path), None)
-    return "jsonl" if isinstance(first, Record) and _looks_like_json_object(first.text) else "lines"
+    def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
+        scored = [index for index, kind in enumerate(batch["kind"]) if kind == RECORD]
+        predictions = self.classifier.predict([str(batch["text"][index]) for index in scored])
+        out = {name: [empty] * len(batch["kind"]) for name, empty in PREDICTION_COLUMNS.items()}
+        for index, prediction in zip(scored, predictions):
+            for name in PREDICTION_COLUMNS:
+                out[name][index] = getattr(prediction, name)
+        return {**batch, **out}
 
 
 def score_file(path: str, *, bundle: str, variant: str | None, backend: str | None, fmt: str, workers: int,
                batch_size: int, trusted_keys: tuple[str, ...] | None = None,
-               text_field: str = "text") -> Iterator[tuple[list, list]]:
-    """(records, predictions) batches of FILE in input order, scored by `workers` Ray actors."""
+               text_field: str = "text") -> Iterator[list[tuple[Any, Any]]]:
+    """Batches of (Record, Prediction) or (BadLine, None) for FILE in input order, scored by `workers` actors.
+
+    A batch ends after a BadLine, so the caller can write what came before it first.
+    """
     from edgelstm.runtime.classifier import Prediction
-    from edgelstm.runtime.cli_predict import Record
+    from edgelstm.runtime.inputs import BadLine, Record
 
     if workers < 1:
         raise ConfigError(f"--workers must be an integer >= 1 (Ray actors that score), got {workers}")
-    fmt = detect_format(path, fmt)
+    _refuse_early(path, fmt, text_field, bundle=bundle, variant=variant, backend=backend, trusted_keys=trusted_keys)
     with ray_session(workers) as ray:
         context = ray.data.DataContext.get_current()
         context.execution_options.preserve_order = True  # output in input order
         context.enable_progress_bars = False  # stderr is for edgelstm's one-line errors
-        logging.getLogger("ray.data").setLevel(logging.WARNING)
-        dataset = ray.data.read_text(os.path.abspath(path), drop_empty_lines=False).map_batches(
-            _Scorer, fn_constructor_kwargs={"bundle": str(bundle), "variant": variant, "backend": backend, "fmt": fmt,
-                                   "trusted_keys": trusted_keys, "text_field": text_field},
+        # stderr is for edgelstm's own lines: a failure comes out as one RayJobError line (its cause
+        # included), not as Ray Data's log of the same traceback from several places.
+        logging.getLogger("ray.data").setLevel(logging.CRITICAL)
+        dataset = ray.data.read_datasource(_records_datasource(ray, path, fmt, text_field)).map_batches(
+            _Scorer, fn_constructor_kwargs={"bundle": str(bundle), "variant": variant, "backend": backend,
+                                            "trusted_keys": trusted_keys},
             batch_size=batch_size, batch_format="numpy", compute=ray.data.ActorPoolStrategy(size=workers), num_cpus=1)
-        line = 0
         try:
             for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
-                records, predictions = [], []
+                scored: list[tuple[Any, Any]] = []
                 for index, kind in enumerate(batch["kind"]):
-                    line += 1
-                    if kind == FAILED:
-                        if records:  # as one process does: what came before the bad line is printed
-                            yield records, predictions
-                        raise InputError(f"{path} line {line}: {batch['error'][index]}; the lines before it "
-                                         "were classified")
-                    if kind == SCORED:
-                        records.append(Record(line, str(batch["text"][index]), json.loads(str(batch["id"][index]))))
-                        predictions.append(Prediction(str(batch["label"][index]), int(batch["label_id"][index]),
-                                                      float(batch["probability"][index]), float(batch["score"][index]),
-                                                      int(batch["tokens"][index]), int(batch["known_tokens"][index])))
-                yield records, predictions
+                    line = int(batch["line"][index])
+                    if kind == BAD:
+                        yield [*scored, (BadLine(line, str(batch["reason"][index])), None)]
+                        scored = []
+                        continue
+                    record = Record(line, str(batch["text"][index]), json.loads(str(batch["id"][index])))
+                    scored.append((record, Prediction(*(_plain(batch[name][index]) for name in PREDICTION_COLUMNS))))
+                yield scored
         except ray.exceptions.RayError as error:
-            raise RayJobError(f"Ray could not score {path}: {_first_line(error)}") from None
+            raise _edgelstm_error(error) or RayJobError(f"Ray could not score {path}: {_first_line(error)}") from None
+
+
+def _refuse_early(path: str, fmt: str, text_field: str, *, bundle: str, variant: str | None, backend: str | None,
+                  trusted_keys: tuple[str, ...] | None) -> None:
+    """What one process refuses at once (a bad bundle or backend, a CSV header or Parquet schema
+    without the text column), refused here in its words, before Ray starts."""
+    from edgelstm.runtime.classifier import Classifier
+    from edgelstm.runtime.inputs import read_records
+
+    with Classifier.load(bundle, variant=variant, backend=backend, threads=1, trusted_keys=trusted_keys):
+        pass
+    with open(path, "rb") as stream:
+        next(read_records(stream, fmt=fmt, name=path, text_field=text_field), None)
+
+
+def _plain(value: Any) -> Any:
+    """A numpy scalar as the Python value a Prediction holds (str, int or float)."""
+    return value.item() if hasattr(value, "item") else str(value)
+
+
+def _edgelstm_error(error: BaseException) -> EdgeLSTMError | None:
+    """The edgelstm error a Ray task or actor raised (a bad file, a bad bundle), as one process raises it."""
+    import ray.exceptions
+
+    seen: BaseException | None = error
+    for _ in range(10):  # Ray nests the task's exception as .cause (or __cause__), sometimes twice
+        seen = getattr(seen, "cause", None) or getattr(seen, "__cause__", None)
+        if seen is None:
+            return None
+        if isinstance(seen, EdgeLSTMError) and not isinstance(seen, ray.exceptions.RayError):
+            return type(seen)(*seen.args)
+    return None
 
 
 def _first_line(error: BaseException) -> str:

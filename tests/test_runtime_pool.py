@@ -107,3 +107,54 @@ def test_a_killed_worker_fails_the_job_naming_the_rows_it_held(tiny_bundle: Path
 def test_the_ray_engine_needs_a_file(capsys, tiny_bundle: Path) -> None:
     code, _, err = run_cli(capsys, "predict", tiny_bundle, "a text", "--engine", "ray")
     assert code == 2 and "--engine ray reads --input FILE" in err
+
+
+def test_a_csv_file_gives_the_same_predictions_on_one_process_and_the_pool(capsys, tiny_bundle: Path,
+                                                                            tmp_path: Path) -> None:
+    import csv
+
+    source = tmp_path / "in.csv"
+    rows = [{"id": f"r{i}", "text": text} for i, text in enumerate(texts(300))]
+    rows[3]["text"] = 'a "good" film, with commas\nand a line break'
+    with source.open("w", newline="", encoding="utf-8-sig") as stream:  # with a BOM, as spreadsheets write
+        writer = csv.DictWriter(stream, ["id", "text"])
+        writer.writeheader()
+        writer.writerows(rows)
+    one = run_cli(capsys, "predict", tiny_bundle, "--input", source, "--json", "--batch-size", "16")
+    two = run_cli(capsys, "predict", tiny_bundle, "--input", source, "--json", "--batch-size", "16", "--workers", "2")
+    assert one[0] == two[0] == 0 and one[1] == two[1]
+    out = [json.loads(line) for line in one[1].splitlines()]
+    # Every row once, in order, named by its id and the line its record starts on (line 1 is the header).
+    assert [row["id"] for row in out] == [row["id"] for row in rows]
+    assert [row["line"] for row in out[2:6]] == [4, 5, 7, 8]  # row r3 spans lines 5-6
+
+
+def test_a_bad_csv_row_stops_the_pool_like_one_process_or_is_skipped(capsys, tiny_bundle: Path, tmp_path: Path) -> None:
+    source = tmp_path / "in.csv"
+    source.write_text("id,text\n1,good film\n2\n3,dull plot\n", encoding="utf-8")
+    for workers in ("1", "2"):
+        code, out, err = run_cli(capsys, "predict", tiny_bundle, "--input", source, "--workers", workers)
+        assert code == 2 and len(out.splitlines()) == 1  # what came before the bad row was written
+        assert f"{source} line 3: has 1 field(s), the header has 2" in err and "--skip-bad-lines" in err
+        code, out, err = run_cli(capsys, "predict", tiny_bundle, "--input", source, "--workers", workers,
+                                 "--skip-bad-lines")
+        assert code == 0 and len(out.splitlines()) == 2 and "skipped 1 bad line(s)" in err
+
+
+@pytest.mark.parquet
+def test_a_parquet_file_is_read_by_rows_on_one_process_and_the_pool(capsys, tiny_bundle: Path, tmp_path: Path) -> None:
+    pyarrow = pytest.importorskip("pyarrow", reason="Parquet needs pyarrow: pip install 'edgelstm[parquet]' "
+                                  "(make test-ray installs it)")
+    parquet = pytest.importorskip("pyarrow.parquet")
+    source = tmp_path / "in.parquet"
+    parquet.write_table(pyarrow.table({"id": list(range(50)), "text": texts(50)}), source)
+    one = run_cli(capsys, "predict", tiny_bundle, "--input", source, "--json")
+    two = run_cli(capsys, "predict", tiny_bundle, "--input", source, "--json", "--workers", "2", "--batch-size", "8")
+    assert one[0] == two[0] == 0 and one[1] == two[1]
+    out = [json.loads(line) for line in one[1].splitlines()]
+    assert [(row["row"], row["id"]) for row in out] == [(i + 1, i) for i in range(50)]
+
+
+def test_parquet_from_stdin_is_refused_saying_it_needs_a_file(capsys, tiny_bundle: Path) -> None:
+    code, _, err = run_cli(capsys, "predict", tiny_bundle, "-", "--format", "parquet")
+    assert code == 2 and "--format parquet reads a file (--input FILE)" in err
