@@ -3,6 +3,11 @@
 The two-worker run must train the single-process model: same data order (shuffle off; see
 TOLERANCE), global batch = the configured batch, identical weights on both workers, one run
 directory. Bad clusters fail with one line, in bounded time, leaving no run directory.
+
+TensorFlow's gRPC server listens on 0.0.0.0 (hard-coded in grpc_server_lib.cc; no option or
+variable changes it), so where this runs as root the workers run in a network namespace of
+their own that holds only loopback (`private_network`): nothing outside can reach them.
+Elsewhere they run as any TF_CONFIG worker does, listening on every interface while they run.
 """
 
 from __future__ import annotations
@@ -10,11 +15,13 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -36,9 +43,29 @@ TOLERANCE = 1e-4
 SHA = re.compile(r"worker (\d) of 2 \(127\.0\.0\.1:\d+\) finished; weights sha256 ([0-9a-f]{64})")
 
 
-def edgelstm(*argv: str, env: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "edgelstm", *argv], capture_output=True, text=True,
+def edgelstm(*argv: str, env: dict | None = None, timeout: float = 600,
+             prefix: list[str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([*(prefix or []), sys.executable, "-m", "edgelstm", *argv], capture_output=True, text=True,
                           env={**os.environ, **(env or {})}, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def private_network() -> Iterator[list[str]]:
+    """A command prefix (`ip netns exec NAME`) for a network namespace with loopback only, shared
+    by every worker of a test so they reach each other; [] where that needs rights we lack."""
+    if os.geteuid() != 0 or not shutil.which("ip"):
+        yield []
+        return
+    name = f"edgelstm-test-{os.getpid()}"
+    subprocess.run(["ip", "netns", "add", name], check=True, timeout=30)
+    try:
+        prefix = ["ip", "netns", "exec", name]
+        subprocess.run([*prefix, "ip", "link", "set", "lo", "up"], check=True, timeout=30)
+        links = subprocess.run([*prefix, "ip", "-o", "link"], check=True, capture_output=True, text=True, timeout=30)
+        assert [line.split(":")[1].strip() for line in links.stdout.splitlines()] == ["lo"]
+        yield prefix
+    finally:
+        subprocess.run(["ip", "netns", "delete", name], timeout=30)
 
 
 def only_run_directory(parent: Path) -> list[str]:
@@ -46,8 +73,9 @@ def only_run_directory(parent: Path) -> list[str]:
 
 
 @pytest.mark.slow
-def test_two_local_workers_train_the_single_process_model(tmp_path: Path) -> None:
-    done = edgelstm("train", *RECIPE, "--out", str(tmp_path / "multi" / "run"), "--workers", "2")
+def test_two_local_workers_train_the_single_process_model(tmp_path: Path, private_network: list[str]) -> None:
+    done = edgelstm("train", *RECIPE, "--out", str(tmp_path / "multi" / "run"), "--workers", "2",
+                    prefix=private_network)
     assert done.returncode == 0, done.stderr[-3000:]
     digests = dict(SHA.findall(done.stderr))
     assert set(digests) == {"0", "1"} and digests["0"] == digests["1"], done.stderr[-3000:]
@@ -67,14 +95,14 @@ def test_two_local_workers_train_the_single_process_model(tmp_path: Path) -> Non
 
 
 @pytest.mark.slow
-def test_stock_keras_still_fails_under_multi_worker() -> None:
+def test_stock_keras_still_fails_under_multi_worker(private_network: list[str]) -> None:
     """Shows whether keras-team/keras #20585 is still open for the installed Keras.
 
     When this test fails, stock Keras trains under MultiWorkerMirroredStrategy: delete
     train/keras_multiworker_fix.py and its use in train/distributed.py.
     """
     ports = free_ports(2)
-    workers = [subprocess.Popen([sys.executable, str(HELPERS / "stock_keras_multiworker.py")],
+    workers = [subprocess.Popen([*private_network, sys.executable, str(HELPERS / "stock_keras_multiworker.py")],
                                 env={**os.environ, "TF_CONFIG": tf_config(ports, index)}, text=True,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
                for index in range(2)]
@@ -143,11 +171,12 @@ def test_a_port_in_use_is_refused_before_training(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_a_worker_whose_peers_never_come_gives_up_after_the_cluster_timeout(tmp_path: Path) -> None:
+def test_a_worker_whose_peers_never_come_gives_up_after_the_cluster_timeout(tmp_path: Path,
+                                                                          private_network: list[str]) -> None:
     ports = free_ports(2)
     started = time.monotonic()
     done = edgelstm("train", *RECIPE, "--out", str(tmp_path / "run"), "--distribute", "multi-worker",
-                    "--cluster-timeout", "5", env={"TF_CONFIG": tf_config(ports, 0)}, timeout=60)
+                    "--cluster-timeout", "5", env={"TF_CONFIG": tf_config(ports, 0)}, timeout=60, prefix=private_network)
     assert done.returncode == 1, done.stderr[-2000:]
     assert f"the cluster did not assemble within 5 s: worker 0 of 2 (127.0.0.1:{ports[0]}) waited for " \
            f"127.0.0.1:{ports[1]}" in done.stderr
@@ -158,10 +187,12 @@ def test_a_worker_whose_peers_never_come_gives_up_after_the_cluster_timeout(tmp_
 
 
 @pytest.mark.slow
-def test_a_worker_killed_mid_training_fails_the_job_with_no_run_directory(tmp_path: Path) -> None:
+def test_a_worker_killed_mid_training_fails_the_job_with_no_run_directory(tmp_path: Path,
+                                                                         private_network: list[str]) -> None:
     recipe = [arg if arg != "2" or index != RECIPE.index("--epochs") + 1 else "500" for index, arg in enumerate(RECIPE)]
-    launcher = subprocess.Popen([sys.executable, "-m", "edgelstm", "train", *recipe, "--out", str(tmp_path / "run"),
-                                 "--workers", "2"], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    launcher = subprocess.Popen([*private_network, sys.executable, "-m", "edgelstm", "train", *recipe,
+                                 "--out", str(tmp_path / "run"), "--workers", "2"],
+                                stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
     try:
         pids = {}
         for line in launcher.stderr:
