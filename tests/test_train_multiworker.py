@@ -186,6 +186,47 @@ def test_a_worker_whose_peers_never_come_gives_up_after_the_cluster_timeout(tmp_
     assert only_run_directory(tmp_path) == []
 
 
+def children(pid: int) -> list[int]:
+    return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def dead(pid: int) -> bool:
+    """Gone, or a zombie (dead, waiting for whoever adopted it to reap it)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads the process tree from /proc")
+def test_the_worker_waiting_for_peers_stops_with_its_supervisor(tmp_path: Path, private_network: list[str]) -> None:
+    """SIGTERM to the supervisor while the worker waits: it stops at once. SIGKILL: the worker dies with it."""
+    command = [*private_network, sys.executable, "-m", "edgelstm", "train", *RECIPE, "--out", str(tmp_path / "run"),
+               "--distribute", "multi-worker", "--cluster-timeout", "120"]
+    for signum in (signal.SIGTERM, signal.SIGKILL):
+        supervisor = subprocess.Popen(command, env={**os.environ, "TF_CONFIG": tf_config(free_ports(2), 0)},
+                                      stderr=subprocess.PIPE, text=True)
+        try:
+            deadline = time.monotonic() + 60
+            while not children(supervisor.pid) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            workers = children(supervisor.pid)
+            time.sleep(3)  # into TensorFlow's wait for the missing peer (or still importing it: the same answer)
+            supervisor.send_signal(signum)
+            err = supervisor.communicate(timeout=30)[1]
+        finally:
+            if supervisor.poll() is None:
+                supervisor.kill()
+        deadline = time.monotonic() + 10
+        while not all(dead(pid) for pid in workers) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert len(workers) == 1 and dead(workers[0]), signum
+        expected = (130, "edgelstm: interrupted") if signum == signal.SIGTERM else (-signal.SIGKILL, "")
+        assert supervisor.returncode == expected[0] and expected[1] in err, err[-2000:]
+    assert only_run_directory(tmp_path) == []
+
+
 @pytest.mark.slow
 def test_a_worker_killed_mid_training_fails_the_job_with_no_run_directory(tmp_path: Path,
                                                                          private_network: list[str]) -> None:
