@@ -7,6 +7,7 @@ texts, their line (Parquet: row) numbers, and the one-line reason a bad record i
 from __future__ import annotations
 
 import io
+import sys
 from pathlib import Path
 
 import pytest
@@ -89,3 +90,14 @@ def test_parquet_without_a_string_text_column_is_refused_saying_what_it_holds(tm
         list(read_records(stream, fmt="parquet", name="in"))
     with pytest.raises(InputError, match="in is not a Parquet file"):
         read(b"id,text\n1,x\n", "parquet")
+
+
+def test_parquet_without_pyarrow_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "pyarrow", None)  # as where pyarrow is not installed: import fails
+    monkeypatch.setitem(sys.modules, "pyarrow.parquet", None)
+    with pytest.raises(ConfigError, match=r"--format parquet needs pyarrow: pip install 'edgelstm\[parquet\]'"):
+        read(b"PAR1", "parquet")
+
+
+def test_csv_reads_from_a_stream_as_well_as_a_file() -> None:
+    assert read(b"text,id\r\nwindows line ends,7\r\n", "csv") == [Record(2, "windows line ends", "7")]
