@@ -47,6 +47,16 @@ def test_schema1_reads_with_the_tables_bounds_and_a_sigmoid_output() -> None:
         assert entry.tolerance == VARIANTS[name].tolerance
 
 
+def test_schema1_threshold_is_read_and_must_be_the_label_rule() -> None:
+    data = copy.deepcopy(SCHEMA1)
+    assert data["task"]["threshold"] == 0.5
+    data["task"]["threshold"] = 0.7  # a runtime that ignored it would label differently than the manifest says
+    with pytest.raises(BundleError, match=r"task.threshold must be 0.5"):
+        Manifest.from_dict(data)
+    del data["task"]["threshold"]
+    assert Manifest.from_dict(data).task.output == SIGMOID
+
+
 def test_schema2_round_trips_and_keeps_the_applied_bounds() -> None:
     written = schema2()
     assert written["schema_version"] == SCHEMA_VERSION  # a schema-1 manifest read is written as schema 2

@@ -37,6 +37,11 @@ def test_a_slim_bundle_holds_only_its_variant_and_answers_as_the_full_one(source
                                          "tokenizer.json", "weights.npz"]
     assert sorted(p.name for p in out.iterdir()) == sorted([*manifest["files"], "manifest.json"])
     assert manifest["weights"]["serves"] == ["tflite-fp32"]
+    # the schema-1 source is written as schema 2: no threshold, the bounds it was gated on recorded
+    assert manifest["schema_version"] == 2 and "threshold" not in manifest["task"]
+    assert manifest["variants"]["tflite-fp32"]["tolerance"]["max_abs_diff"] == 1e-4
+    derived = Bundle.open(out).manifest.derived_from
+    assert derived is not None and derived.variants == tuple(json.loads((source / "manifest.json").read_text())["variants"])
     assert "onnx-fp32" not in (out / "README.md").read_text()
     for backend in ("litert", "numpy"):
         np.testing.assert_array_equal(_answers(out, "tflite-fp32", backend), _answers(source, "tflite-fp32", backend))
