@@ -201,25 +201,23 @@ def read_texts(spec: dict) -> list[str] | None:
 
 def parity_phase(predict: Predict, spec: dict) -> dict:
     """Parity against the golden Keras outputs shipped in the bundle (runtime/parity.golden_parity)."""
-    from pathlib import Path
-
     import numpy as np
 
     from edgelstm.core.variants import VARIANTS
-    from edgelstm.runtime.bundle import GOLDEN, read_manifest
+    from edgelstm.runtime.bundle import Bundle
     from edgelstm.runtime.parity import golden_parity
 
-    with np.load(os.path.join(spec["bundle"], GOLDEN), allow_pickle=False) as golden:
-        ids, reference, labels = golden["ids"], golden["keras_probs"], golden["labels"]
-    probs = np.asarray(predict_in_batches(predict, ids, EVAL_BATCH)).reshape(-1)
+    bundle = Bundle.open(spec["bundle"], check_files=False)
+    golden = bundle.golden()  # parsed from the bytes checked against the manifest, as verify reads it
+    probs = np.asarray(predict_in_batches(predict, golden["ids"], EVAL_BATCH)).reshape(-1)
     if spec["kind"] == "bundle":  # the bounds the export applied, as verify uses them
-        tolerance = read_manifest(Path(spec["bundle"])).variant(spec["variant"]).tolerance
+        tolerance = bundle.variant(spec["variant"]).tolerance
     else:  # the Keras baseline is held to the float32 bound: it must reproduce its own golden outputs
         tolerance = VARIANTS["tflite-fp32"].tolerance
     # labels of -1 (edge cases) count for |dp| and agreement, not for accuracy
-    parity, _ = golden_parity(probs, {"keras_probs": reference, "labels": labels}, variant=spec["variant"],
-                              tolerance=tolerance)
-    return {**parity.to_dict(), "labelled": int((labels >= 0).sum())}
+    parity, _ = golden_parity(probs, golden, variant=spec["variant"], tolerance=tolerance)
+    labels = golden.get("labels")
+    return {**parity.to_dict(), "labelled": int((labels >= 0).sum()) if labels is not None else 0}
 
 
 def predict_in_batches(predict: Predict, ids: Any, size: int) -> list[float]:
