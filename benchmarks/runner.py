@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from edgelstm.benchmarks import mediapipe_row
 from edgelstm.benchmarks.progress import Progress
 from edgelstm.benchmarks.protocol import WORKER_MODULE, parse_progress
 from edgelstm.benchmarks.settings import KERAS_MODES, WORKER_TIMEOUT_S, BenchSettings
@@ -36,9 +37,10 @@ STDERR_TAIL_LINES = 30
 
 
 def check_backend_names(requested: list[str]) -> None:
+    accepted = [*BACKENDS, mediapipe_row.BACKEND]
     for name in requested:
-        if name not in BACKENDS:
-            raise ConfigError(f"unknown backend {name!r}: accepted are {', '.join(BACKENDS)}")
+        if name not in accepted:
+            raise ConfigError(f"unknown backend {name!r}: accepted are {', '.join(accepted)}")
 
 
 def selected_variants(bundle: Bundle, requested: list[str], notes: list[str]) -> list[str]:
@@ -64,9 +66,9 @@ def plan_bundle_rows(bundle: Bundle, settings: BenchSettings, notes: list[str]) 
                 subject = option.backend if not is_installed(option.backend) else f"{variant} on {option.backend}"
                 if (note := f"{subject} skipped: {option.problem}") not in notes:
                     notes.append(note)
-        if not any(row["variant"] == variant for row in rows):
+        if not any(row["variant"] == variant for row in rows) and not VARIANTS[variant].is_mobile:
             notes.append(f"variant {variant} skipped: no selected backend can run it here")
-    return rows
+    return rows + mediapipe_row.plan_rows(bundle, settings.variants, settings.backends, notes)
 
 
 def installed(package: str) -> bool:

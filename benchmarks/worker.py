@@ -24,6 +24,7 @@ import traceback  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from typing import IO, Any  # noqa: E402
 
+from edgelstm.benchmarks import mediapipe_row  # noqa: E402
 from edgelstm.benchmarks.memory import current_rss_mb, peak_rss_mb  # noqa: E402
 from edgelstm.benchmarks.protocol import PROTOCOL_VERSION, TEXTS_FILE, dumps, progress_line  # noqa: E402
 from edgelstm.benchmarks.stats import summarize, timed_calls  # noqa: E402
@@ -242,6 +243,8 @@ def data_accuracy(predict: Predict, ids: Any, labels: Any) -> dict:
 
 def measure(spec: dict) -> dict:
     """Every phase of one spec; the result dict the parent stores as one row."""
+    if spec["kind"] == mediapipe_row.KIND:  # raw text in, through the client an app ships
+        return mediapipe_row.measure(spec, STARTED_AT)
     import_memory = current_rss_mb()
     report = Reporter()
     report("load", 0, 1)

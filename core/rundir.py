@@ -28,10 +28,13 @@ MODEL = "model.keras"  # the trained Keras 3 model, without optimizer state
 TOKENIZER = "tokenizer.json"  # edgelstm.runtime.tokenizer.Tokenizer.save()
 CONFIG = "config.json"  # the resolved TrainConfig, every field
 METRICS = "metrics.json"  # history, scores, labels, data fingerprint, versions
-VALIDATION = "validation.npz"  # ids [n, maxlen], labels [n], lengths [n]: the held-out split
+VALIDATION = "validation.npz"  # ids [n, maxlen], labels [n], lengths [n] (+ raw texts): the held-out split
 CALIBRATION = "calibration.npz"  # ids [m, maxlen], labels [m]: class-balanced training rows for full int8
 RUN_FILES = (MODEL, TOKENIZER, CONFIG, METRICS, VALIDATION, CALIBRATION)
 VALIDATION_ARRAYS = ("ids", "labels", "lengths")
+# Optional: the held-out rows' raw texts (edgelstm.runtime.textarrays' packed form), when the
+# source has them; export checks the mobile variants on them through MediaPipe's own tokenizer.
+VALIDATION_TEXT_ARRAYS = ("texts_utf8", "text_offsets")
 CALIBRATION_ARRAYS = ("ids", "labels")
 # A folder --force may replace: empty, or holding a run's config. Anything else is left alone.
 RUN_MARKER = CONFIG
@@ -54,7 +57,8 @@ def write_files(folder: Path, *, tokenizer: Tokenizer, config: dict[str, Any], m
     tokenizer.save(folder / TOKENIZER)
     jsonio.write_json(folder / CONFIG, config)
     jsonio.write_json(folder / METRICS, metrics)
-    write_arrays(folder / VALIDATION, **{key: validation[key] for key in VALIDATION_ARRAYS})
+    write_arrays(folder / VALIDATION, **{key: validation[key] for key in VALIDATION_ARRAYS + VALIDATION_TEXT_ARRAYS
+                                         if key in validation})
     write_arrays(folder / CALIBRATION, **{key: calibration[key] for key in CALIBRATION_ARRAYS})
 
 

@@ -24,7 +24,10 @@ TFLITE, ONNX = "tflite", "onnx"
 # What a model file takes as input, which decides how a client feeds it:
 IDS = "ids"  # ids [batch, maxlen] only, front-padded; the state starts at zero inside the model
 IDS_AND_STATE = "ids+state"  # ids [batch, None] plus the LSTM's initial state h0, c0 [batch, H]
-INPUT_KINDS = (IDS, IDS_AND_STATE)
+# ids [1, N] in MediaPipe's layout (the first N tokens, padding after); the graph takes the last
+# maxlen itself. N = `mediapipe.input_tokens` of the manifest entry.
+MEDIAPIPE_IDS = "mediapipe-ids"
+INPUT_KINDS = (IDS, IDS_AND_STATE, MEDIAPIPE_IDS)
 # Interpreters this runtime has a backend for (edgelstm.runtime.backends.base.BACKENDS); a route
 # may also name clients it cannot drive itself (e.g. "mediapipe", "browser") for the docs.
 NUMPY = "numpy"
@@ -78,10 +81,18 @@ class VariantSpec:
     routes: tuple[Route, ...]  # the default first
     tolerance: Tolerance
     rank: int  # in the default preference: lower is tried first by `auto` on a device
+    # A MediaPipe TextClassifier model (raw text in, tokenizer in its metadata): its bounds
+    # through MediaPipe on the evaluation set's raw texts. None: not a mobile variant.
+    raw_text_tolerance: Tolerance | None = None
 
     @property
     def filename(self) -> str:
         return f"model-{self.name}.{self.format}"
+
+    @property
+    def is_mobile(self) -> bool:
+        """A MediaPipe TextClassifier model: raw text in through its metadata's tokenizer."""
+        return self.raw_text_tolerance is not None
 
     @property
     def is_float32(self) -> bool:
@@ -104,10 +115,12 @@ class VariantSpec:
 
 
 # --- routes -------------------------------------------------------------------------------------
-KERAS3_WHILE, TF_KERAS_FUSED = "keras3-while", "tf_keras-fused"
+KERAS3_WHILE, TF_KERAS_FUSED, KERAS3_UNROLLED = "keras3-while", "tf_keras-fused", "keras3-unrolled"
+MEDIAPIPE_UNROLLED = "mediapipe-unrolled"
 TF2ONNX, ORT_QUANTIZE_DYNAMIC = "tf2onnx", "ort-quantize-dynamic"
 _TFLITE = "edgelstm.export.convert_tflite"
 _ONNX = "edgelstm.export.convert_onnx"
+_MOBILE = "edgelstm.export.convert_mobile"
 TFLITE_INTERPRETERS = ("litert", "tflite-runtime")
 # tflite-runtime 2.14 (the interpreter older device setups pin, with numpy<2) predates it.
 _FC_V12 = "FULLY_CONNECTED version 12, which tflite-runtime 2.14 does not know"
@@ -123,14 +136,28 @@ def _fused(why: str, *, numpy: bool = False) -> Route:
                  IDS, why)
 
 
+def _unrolled(why: str) -> Route:
+    return Route(KERAS3_UNROLLED, f"{_TFLITE}:keras3_unrolled", TFLITE_INTERPRETERS, IDS, why)
+
+
+def _mediapipe(why: str) -> Route:
+    return Route(MEDIAPIPE_UNROLLED, f"{_MOBILE}:mediapipe_unrolled", TFLITE_INTERPRETERS, MEDIAPIPE_IDS, why)
+
+
 # Quantized outputs move by design: their bounds hold labels and accuracy, not probabilities.
 _QUANTIZED = Tolerance(max_abs_diff=None, min_label_agreement=0.99, max_accuracy_drop=0.5)
+# A mobile variant in MediaPipe on the evaluation set's raw texts, against Keras. Over every
+# text the labels must agree on this share (issue 10's target); what moves probabilities is the
+# tokenization a regex cannot reproduce (NFKC, mixed case), counted and shown by export. On the
+# texts MediaPipe tokenizes as we do, the variant's own `tolerance` holds as well.
+_MEDIAPIPE_RAW_TEXT = Tolerance(max_abs_diff=None, min_label_agreement=0.995, max_accuracy_drop=0.5)
 
 # Table order is the default export order and the order of every report. Ranks: dynamic int8
 # leads (a quarter of the float size, labels held to Keras'); ONNX before TFLite at each
 # precision, by measurement (benchmarks/README.md, IMDB bundle, batch 1: onnx-dynint8 0.24 ms
 # against 0.97 ms for the fused, always-padded tflite-dynint8; onnx-fp32 0.56 ms against
 # 0.75 ms); full int8 last: the slowest on a CPU (11 ms), there for integer-only hardware.
+# mobile-dynint8 right after tflite-dynint8: the dynamic-int8 file tflite-runtime 2.14 loads.
 _ROWS = (
     VariantSpec(
         "tflite-fp32", TFLITE, "fp32", "TFLite, float32 weights and compute",
@@ -141,7 +168,7 @@ _ROWS = (
                        numpy=True)),
         # float32 end to end: only summation order differs; measured 4e-7 (WHILE) to 8e-5 (fused).
         tolerance=Tolerance(max_abs_diff=1e-4, min_label_agreement=1.0, max_accuracy_drop=0.0),
-        rank=4),
+        rank=5),
     VariantSpec(
         "tflite-fp16", TFLITE, "fp16", "TFLite, float16 weights, float32 compute",
         routes=(_keras3_while("1.6x faster than the fused op (0.81 vs 1.29 ms), same parity (1.4e-4); every "
@@ -149,26 +176,32 @@ _ROWS = (
                 _fused("one fused LSTM op with float16 weights")),
         # float16 weights dequantized to float32 at load: 11-bit mantissa, errors of 1e-3 are expected.
         tolerance=Tolerance(max_abs_diff=1e-2, min_label_agreement=0.99, max_accuracy_drop=0.5),
-        rank=5),
+        rank=6),
     VariantSpec(
         "tflite-dynint8", TFLITE, "dynint8", "TFLite dynamic-range: int8 weights, float activations",
-        # fused by default: the WHILE form is faster on ai-edge-litert, but tflite-runtime 2.14 rejects it.
-        routes=(_fused("no fast path on this route (state in variable tensors, fixed length), kept for "
-                       "compatibility: the WHILE form is 2.5x faster on ai-edge-litert (0.38 vs 0.95 ms), but "
-                       "tflite-runtime 2.14 cannot load its FULLY_CONNECTED version 12; the fused form runs on "
-                       "both TFLite interpreters"),
-                _keras3_while("fast path and 2.5x faster on ai-edge-litert; tflite-runtime 2.14 cannot load it",
-                              refused={"tflite-runtime": _FC_V12})),
+        # WHILE by default: the fast path on ai-edge-litert, stateless. tflite-runtime 2.14 cannot
+        # load it; mobile-dynint8 (per-tensor weights, ranked next) is the dynamic-int8 file it loads.
+        routes=(_keras3_while("fast path and 2.5x faster than the fused op on ai-edge-litert (0.38 vs 0.95 ms), "
+                              "no state kept between calls; tflite-runtime 2.14 cannot load it (mobile-dynint8 "
+                              "is the dynamic-int8 file it loads)", refused={"tflite-runtime": _FC_V12}),
+                _unrolled("one subgraph, one input, no state kept; always runs maxlen steps"),
+                _fused("state in variable tensors (reset before every text), fixed length; runs on both "
+                       "TFLite interpreters")),
         tolerance=_QUANTIZED,  # int8 weights, float activations: probabilities move by a few 1e-2
         rank=2),
     VariantSpec(
         "tflite-int8", TFLITE, "int8", "TFLite full integer, calibrated on training texts",
-        # keras3-while is accepted so the crash handling can be exercised: the converter segfaults
-        # on full int8 of the WHILE graph, and export reports that variant as failed.
-        routes=(_fused("the only route (7.3 ms): full int8 on the WHILE graph segfaults the converter"),
+        # The one default file that keeps state between invocations (its plain_use says so: reset
+        # before every text). The stateless unrolled graph quantizes the cell state to int8 at every
+        # step: on an IMDB-sized model it agreed with Keras on 93.7 % of labels, under the 99 % bound,
+        # so it is opt-in. keras3-while is accepted so the crash handling can be exercised: the
+        # converter segfaults on full int8 of the WHILE graph, and export reports that variant as failed.
+        routes=(_fused("the default (7.3 ms); keeps the LSTM state in variable tensors: reset before every text"),
+                _unrolled("stateless, but the cell state is quantized at every step: 93.7 % of labels on an "
+                          "IMDB-sized model, under the bound"),
                 _keras3_while("crashes the converter (SIGSEGV); accepted to exercise export's crash handling")),
         tolerance=_QUANTIZED,  # int8 weights and activations, calibrated: the loosest
-        rank=6),
+        rank=8),
     VariantSpec(
         "onnx-fp32", ONNX, "fp32", "ONNX from tf2onnx, one LSTM node, float32",
         routes=(Route(TF2ONNX, f"{_ONNX}:tf2onnx_fp32", ("onnxruntime", NUMPY), IDS_AND_STATE,
@@ -176,7 +209,7 @@ _ROWS = (
                       "one LSTM node, dynamic batch and length, fast path"),),
         # one fused LSTM node in float32; measured 2.4e-7 in onnxruntime.
         tolerance=Tolerance(max_abs_diff=1e-4, min_label_agreement=1.0, max_accuracy_drop=0.0),
-        rank=3),
+        rank=4),
     VariantSpec(
         "onnx-dynint8", ONNX, "dynint8", "ONNX dynamic int8 (DynamicQuantizeLSTM)",
         routes=(Route(ORT_QUANTIZE_DYNAMIC, f"{_ONNX}:quantize_dynamic", ("onnxruntime",), IDS_AND_STATE,
@@ -184,6 +217,26 @@ _ROWS = (
                       "DynamicQuantizeLSTM with the state inputs, fast path", source="onnx-fp32"),),
         tolerance=_QUANTIZED,  # DynamicQuantizeLSTM: measured |dp| 4e-3..1.2e-2 with identical labels
         rank=1),
+    # The file an app copies: MediaPipe Tasks' TextClassifier runs it from raw text (its metadata
+    # holds the tokenizer and the labels); any plain TFLite interpreter runs it too.
+    VariantSpec(
+        "mobile-fp32", TFLITE, "fp32", "TFLite for MediaPipe TextClassifier and apps, float32",
+        routes=(_mediapipe("Keras 3 `LSTM(unroll=True)`: one subgraph (MediaPipe refuses the WHILE loop's three) "
+                           "and no variable tensors; MediaPipe's post-padded ids turned into the model's window "
+                           "in the graph; TFLite Metadata by MediaPipe's own writer"),),
+        # float32 end to end, on our ids: measured 1.8e-7 on the IMDB-sized model.
+        tolerance=Tolerance(max_abs_diff=1e-4, min_label_agreement=1.0, max_accuracy_drop=0.0),
+        raw_text_tolerance=_MEDIAPIPE_RAW_TEXT,
+        rank=7),
+    VariantSpec(
+        "mobile-dynint8", TFLITE, "dynint8",
+        "TFLite for MediaPipe TextClassifier and apps, int8 weights; loads on tflite-runtime 2.14",
+        routes=(_mediapipe("as mobile-fp32, with per-tensor int8 dense weights: FULLY_CONNECTED version 9, "
+                           "which tflite-runtime 2.14 loads"),),
+        tolerance=_QUANTIZED,
+        raw_text_tolerance=_MEDIAPIPE_RAW_TEXT,
+        # after tflite-dynint8: the dynamic-int8 file a device with only tflite-runtime 2.14 runs
+        rank=3),
 )
 
 VARIANTS: dict[str, VariantSpec] = {spec.name: spec for spec in _ROWS}
@@ -256,14 +309,16 @@ def route_of(variant: str, route: str | None) -> Route:
 def markdown_tables() -> str:
     """The variant table and the route table of docs/contracts.md, as this table states them."""
     lines = ["| variant | format | precision | routes (default first) | max abs diff | min label agreement "
-             "| max accuracy drop | preference | interpreters (default route) |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+             "| max accuracy drop | MediaPipe on raw text: min label agreement | preference "
+             "| interpreters (default route) |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for spec in VARIANTS.values():
-        t = spec.tolerance
+        t, raw = spec.tolerance, spec.raw_text_tolerance
         bound = f"{t.max_abs_diff:g}" if t.max_abs_diff is not None else "-"
+        raw_bound = f"{raw.min_label_agreement:g}" if raw is not None else "-"
         lines.append(f"| {spec.name} | {spec.format} | {spec.precision} | "
                      f"{', '.join(f'`{r}`' for r in spec.route_names)} | {bound} | {t.min_label_agreement:g} | "
-                     f"{t.max_accuracy_drop:g} | {spec.rank} | {', '.join(spec.default_route.runs_on)} |")
+                     f"{t.max_accuracy_drop:g} | {raw_bound} | {spec.rank} | {', '.join(spec.default_route.runs_on)} |")
     lines += ["", "| variant | route | inputs | runs on | converter | why |", "| --- | --- | --- | --- | --- | --- |"]
     for spec in VARIANTS.values():
         for route in spec.routes:

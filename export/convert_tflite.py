@@ -1,4 +1,4 @@
-"""Keras model -> .tflite by one of the two TFLite routes of the variant table (core/variants.py).
+"""Keras model -> .tflite by one of the three TFLite routes of the variant table (core/variants.py).
 
 Runs in a conversion subprocess: the converter may segfault (full int8 on the
 WHILE graph does), and that must fail one variant, not the export.
@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from edgelstm.core.variants import KERAS3_WHILE, TF_KERAS_FUSED
+from edgelstm.core.variants import KERAS3_UNROLLED, KERAS3_WHILE, TF_KERAS_FUSED
 from edgelstm.export import keras_model
 from edgelstm.export.jobs import ConversionJob
 
@@ -33,6 +33,12 @@ def tf_keras_fused(job: ConversionJob) -> dict[str, Any]:
     return convert(job.model, job.out, route=TF_KERAS_FUSED, precision=job.precision, calibration_path=job.calibration)
 
 
+def keras3_unrolled(job: ConversionJob) -> dict[str, Any]:
+    """The `keras3-unrolled` route's converter: returns the converter settings the manifest records."""
+    return convert(job.model, job.out, route=KERAS3_UNROLLED, precision=job.precision,
+                   calibration_path=job.calibration)
+
+
 def convert(model_path: Path, out: Path, *, route: str, precision: str, calibration_path: Path) -> dict[str, Any]:
     """Write the .tflite file; returns the converter settings used."""
     model = keras_model.load_model(model_path)
@@ -42,11 +48,13 @@ def convert(model_path: Path, out: Path, *, route: str, precision: str, calibrat
             converter = _keras3_while(model, arch.lstm_units, Path(scratch))
         elif route == TF_KERAS_FUSED:
             converter = _tf_keras_fused(model, arch)
+        elif route == KERAS3_UNROLLED:
+            converter = unrolled_converter(model, arch, Path(scratch))
         else:
             raise ValueError(f"unknown TFLite route {route!r}")
         # The WHILE route's model also takes the LSTM state: calibrate it from the zero state.
         state_units = arch.lstm_units if route == KERAS3_WHILE else None
-        settings = _set_precision(converter, precision, calibration_path, state_units)
+        settings = set_precision(converter, precision, calibration_path, state_units)
         out.write_bytes(converter.convert())
     return settings
 
@@ -68,6 +76,49 @@ def _keras3_while(model: Any, units: int, scratch: Path) -> Any:
     return tf.lite.TFLiteConverter.from_saved_model(str(scratch))
 
 
+def unrolled_twin(model: Any, arch: keras_model.Architecture) -> Any:
+    """The same weights in a Keras 3 model whose LSTM is unrolled over maxlen steps, batch 1.
+
+    One subgraph of builtin ops and no variable tensors: every invocation starts from the
+    zero state, so a plain interpreter (an app, MediaPipe) gets the right answer without
+    resetting anything. The steps share one weight buffer: the file stays the fused size
+    plus a few percent.
+    """
+    keras = keras_model.import_keras()
+    twin = keras.Sequential([
+        keras.Input((arch.maxlen,), batch_size=BATCH, dtype="int32", name=INPUT_NAME),
+        keras.layers.Embedding(arch.vocab_size, arch.embedding_dim),
+        keras.layers.LSTM(arch.lstm_units, use_bias=arch.use_bias, unroll=True),
+        keras.layers.Dense(1, activation="sigmoid"),
+    ])
+    twin.set_weights(model.get_weights())
+    return twin
+
+
+def saved_model_converter(twin: Any, serve: Any, signature: list[Any], scratch: Path) -> Any:
+    """`serve(*inputs)` over the tracked `twin` as a SavedModel, and a converter from it.
+
+    Keras 3's ExportArchive freezes the variables; a concrete function of a Keras 3 model
+    handed to the converter directly keeps them as VAR_HANDLEs (NaN or a crash at run time).
+    """
+    import keras
+    import tensorflow as tf
+
+    archive = keras.export.ExportArchive()
+    archive.track(twin)
+    archive.add_endpoint("serve", serve, input_signature=signature)
+    archive.write_out(str(scratch), verbose=False)
+    return tf.lite.TFLiteConverter.from_saved_model(str(scratch))
+
+
+def unrolled_converter(model: Any, arch: keras_model.Architecture, scratch: Path) -> Any:
+    import tensorflow as tf
+
+    twin = unrolled_twin(model, arch)
+    return saved_model_converter(twin, twin, [tf.TensorSpec([BATCH, arch.maxlen], tf.int32, name=INPUT_NAME)],
+                                 scratch)
+
+
 def _tf_keras_fused(model: Any, arch: keras_model.Architecture) -> Any:
     """The same weights in a tf_keras (Keras 2) rebuild, which converts to one fused LSTM op."""
     import tensorflow as tf
@@ -86,7 +137,7 @@ def _tf_keras_fused(model: Any, arch: keras_model.Architecture) -> Any:
     return tf.lite.TFLiteConverter.from_keras_model(twin)
 
 
-def _set_precision(converter: Any, precision: str, calibration_path: Path, state_units: int | None) -> dict[str, Any]:
+def set_precision(converter: Any, precision: str, calibration_path: Path, state_units: int | None) -> dict[str, Any]:
     """Configure quantization; returns the settings for the manifest."""
     import tensorflow as tf
 
@@ -97,6 +148,13 @@ def _set_precision(converter: Any, precision: str, calibration_path: Path, state
         converter.target_spec.supported_types = [tf.float16]
         return {"optimizations": ["DEFAULT"], "supported_types": ["float16"]}
     if precision == "dynint8":
+        # Per-tensor int8 weights for the dense layers keep FULLY_CONNECTED at version 9, which
+        # tflite-runtime 2.14 loads (per-channel gives version 12, which it cannot); the WHILE
+        # route keeps per-channel weights since only ai-edge-litert runs its dynamic-int8 form.
+        if state_units is None:
+            converter._experimental_disable_per_channel_quantization_for_dense_layers = True
+            converter._experimental_disable_per_channel = True
+            return {"optimizations": ["DEFAULT"], "per_channel_dense": False}
         return {"optimizations": ["DEFAULT"]}
     if precision == "int8":
         calibration = _calibration_ids(calibration_path)

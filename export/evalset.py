@@ -7,18 +7,20 @@ check its tokenizer against the same ids.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from edgelstm.core.rundir import RunDirectory
 from edgelstm.export.defaults import DEFAULT_HELD_OUT
+from edgelstm.runtime import textarrays
 from edgelstm.runtime.tokenizer import KERAS_OOV_ID, KERAS_START_ID, VOCAB_OOV_ID, Tokenizer
 
 NO_LABEL = -1
 # How much longer than maxlen the long edge case is: far enough that truncation must happen.
 LONG_FACTOR = 5
+FULL_WIDTH_OFFSET = 0xFF01 - 0x21  # U+FF01..U+FF5E are the full-width forms of ASCII ! .. ~
 
 
 @dataclass
@@ -29,6 +31,9 @@ class EvalSet:
     edge_case: np.ndarray  # bool [n]
     edge_texts: np.ndarray  # str [k]: the raw text of each edge-case row, in row order
     edge_case_names: list[str]
+    # The raw text of every row ("" where the run kept none: an ids-only source) and which rows have one.
+    texts: list[str] = field(default_factory=list)
+    has_text: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -36,7 +41,7 @@ class EvalSet:
     def save(self, path: Path, keras_probs: np.ndarray) -> None:
         np.savez_compressed(path, ids=self.ids, keras_probs=np.asarray(keras_probs, np.float32),
                             labels=self.labels, lengths=self.lengths, edge_case=self.edge_case,
-                            edge_texts=self.edge_texts)
+                            edge_texts=self.edge_texts, has_text=self.has_text, **textarrays.pack(self.texts))
 
 
 def build_eval_set(run: RunDirectory, *, held_out: int = DEFAULT_HELD_OUT) -> EvalSet:
@@ -50,6 +55,8 @@ def build_eval_set(run: RunDirectory, *, held_out: int = DEFAULT_HELD_OUT) -> Ev
     texts = list(cases.values())
     edge_ids = run.tokenizer.encode(texts)
     n_edge = len(texts)
+    held_texts = textarrays.unpack(validation)
+    held = [held_texts[row] for row in rows] if held_texts is not None else [""] * len(rows)
     return EvalSet(
         ids=np.concatenate([validation["ids"][rows].astype(np.int32), edge_ids]),
         labels=np.concatenate([validation["labels"][rows].astype(np.int8), np.full(n_edge, NO_LABEL, np.int8)]),
@@ -57,6 +64,8 @@ def build_eval_set(run: RunDirectory, *, held_out: int = DEFAULT_HELD_OUT) -> Ev
         edge_case=np.concatenate([np.zeros(len(rows), bool), np.ones(n_edge, bool)]),
         edge_texts=np.array(texts, dtype=str),
         edge_case_names=list(cases),
+        texts=held + texts,
+        has_text=np.concatenate([np.full(len(rows), held_texts is not None), np.ones(n_edge, bool)]),
     )
 
 
@@ -73,7 +82,20 @@ def edge_case_texts(tokenizer: Tokenizer) -> dict[str, str]:
         "exactly-maxlen-tokens": exact,
         "far-longer-than-maxlen": " ".join(words),
         "markup-and-symbols": "<br /><br />!!! ??? ... (*_*) <br />",
+        "case-and-width-forms": case_and_width_forms([w for w in words if len(w) >= 3][:4] or words[:4]),
     }
+
+
+def case_and_width_forms(words: list[str]) -> str:
+    """Known words upper-case, capitalized, in mixed case and in full-width letters.
+
+    Our standardization (NFKC, case folding) maps all four back to the words; a client
+    tokenizer without it (MediaPipe's RegexTokenizer) knows only the first two forms.
+    """
+    first, second, third, fourth = (words * 4)[:4]
+    mixed = "".join(c.upper() if i % 2 else c.lower() for i, c in enumerate(third))
+    wide = "".join(chr(ord(c) + FULL_WIDTH_OFFSET) if "!" <= c <= "~" else c for c in fourth)
+    return f"{first.upper()} {second[:1].upper() + second[1:]} {mixed} {wide}"
 
 
 def known_words(tokenizer: Tokenizer, count: int) -> list[str]:

@@ -41,6 +41,11 @@ class ConversionJob:
     precision: str  # the variant's precision
     calibration: Path  # the run's calibration.npz, for full-integer calibration
     source: Path | None = None  # the file of the route's source variant, when it transforms one
+    # For a file that carries the tokenizer (the MediaPipe route): the run's tokenizer.json, the
+    # task's labels, and where to write the tokenization probe export's MediaPipe check runs.
+    tokenizer: Path | None = None
+    labels: tuple[str, ...] = ()
+    probe: Path | None = None
 
 
 def run_job(job: Job, work: Path, *, timeout: float = DEFAULT_TIMEOUT) -> dict[str, Any]:

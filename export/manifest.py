@@ -28,7 +28,8 @@ def utc_now() -> str:
 
 
 def build_manifest(*, run: RunDirectory, evalset: EvalSet, architecture: dict[str, Any],
-                   variants: dict[str, dict[str, Any]], rejected: dict[str, dict[str, Any]]) -> dict[str, Any]:
+                   variants: dict[str, dict[str, Any]], rejected: dict[str, dict[str, Any]],
+                   skipped: dict[str, str] | None = None) -> dict[str, Any]:
     """Every field but `files`, which `add_files` fills once every other file is written."""
     ordered = {name: variants[name] for name in VARIANTS if name in variants}
     preference = [name for name in PREFERENCE if variants.get(name, {}).get("status") == STATUS_PASSED]
@@ -41,6 +42,9 @@ def build_manifest(*, run: RunDirectory, evalset: EvalSet, architecture: dict[st
         "files": {},
         "variants": ordered,
         "rejected": rejected,
+        # Variants of the default set this bundle cannot have, with the one-line reason
+        # (a tokenizer MediaPipe's RegexTokenizer cannot express, mediapipe not installed).
+        "skipped": dict(skipped or {}),
         "default_variant": preference[0] if preference else None,
         "variant_preference": preference,
         "weights": {"file": WEIGHTS, "gate_order": "ifco",

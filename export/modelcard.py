@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from edgelstm.core.outputs import LABEL_THRESHOLD
+from edgelstm.export import modelcard_clients
 
 # An absolute path inside a data source description ("/home/me/data/reviews.csv"): the card
 # travels with the model, the exporter's folders do not.
@@ -51,6 +52,7 @@ def render(manifest: dict[str, Any], bytes_of: dict[str, int], *, name: str | No
     lines += [_variant_row(name, entry, bytes_of) for name, entry in manifest["variants"].items()]
     lines += _rejected(manifest.get("rejected", {}))
     lines += _usage(manifest)
+    lines += modelcard_clients.render(manifest)
     return "\n".join(lines) + "\n"
 
 
@@ -93,9 +95,10 @@ def _usage(manifest: dict[str, Any]) -> list[str]:
         "    print(classifier.predict([\"a quietly wonderful film\"]))",
         "```",
         "",
-        "TFLite variants read one sequence per call (batch fixed to 1); a variant with",
-        "`reset_variables: true` keeps its LSTM state in variable tensors, so call",
-        "`interpreter.reset_all_variables()` before each sequence. Texts become ids with",
+        "TFLite variants read one sequence per call (batch fixed to 1). A variant with",
+        "`reset_variables: true` (the fused tf_keras route, tflite-int8's default) keeps its LSTM state in",
+        "variable tensors, so call `interpreter.reset_all_variables()` before each sequence; every other",
+        "file keeps no state between calls. Texts become ids with",
         f"`tokenizer.json` ({manifest['task']['tokenizer']} tokenizer, padded and truncated at the front).",
         "`manifest.json` lists every file's sha256, each variant's ops, inputs, outputs and parity figures;",
         "`golden.npz` holds the evaluation ids with the Keras probabilities.",

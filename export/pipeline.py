@@ -21,7 +21,7 @@ from edgelstm.core.outputs import LABEL_THRESHOLD
 from edgelstm.core.rundir import TOKENIZER, RunDirectory, read_run
 from edgelstm.core.variants import VARIANTS, Route, VariantSpec, parse_variants, resolve_routes
 from edgelstm.export import manifest as manifest_mod
-from edgelstm.export import modelcard
+from edgelstm.export import mobile_plan, modelcard
 from edgelstm.export.defaults import DEFAULT_HELD_OUT
 from edgelstm.export.evalset import EvalSet, build_eval_set
 from edgelstm.export.jobs import DEFAULT_TIMEOUT, Job, JobFailed, run_job
@@ -69,6 +69,11 @@ class Context:
     def eval_ids(self) -> Path:
         return self.work / "eval_ids.npy"
 
+    @property
+    def probe(self) -> Path:
+        """The mobile variants' tokenization probe (export/convert_mobile.py), made by their conversions."""
+        return self.work / "mediapipe-probe.tflite"
+
 
 def export_run(run_dir: str | Path, out: str | Path, *, variants: list[str] | None = None,
                routes: list[str] | None = None, force: bool = False, keep_failed: bool = False,
@@ -81,9 +86,11 @@ def export_run(run_dir: str | Path, out: str | Path, *, variants: list[str] | No
     (`keep_failed`: kept in the bundle instead, marked failed). Raises ExportError, leaving
     `out` as it was, when no variant passed, or when any failed and `strict`.
     """
-    specs = parse_variants(variants)
-    chosen = resolve_routes(specs, routes)
     run = read_run(run_dir)
+    specs, skipped = mobile_plan.plan(parse_variants(variants), run.tokenizer, named=bool(variants))
+    for name, reason in skipped.items():
+        log(f"{name:<15} not built: {reason}")
+    chosen = resolve_routes(specs, routes)
     target = Path(out)
     with staging(target, force=force) as folder:
         ctx = Context(run=run, folder=folder, work=folder / WORK, evalset=build_eval_set(run, held_out=held_out),
@@ -95,7 +102,7 @@ def export_run(run_dir: str | Path, out: str | Path, *, variants: list[str] | No
         outcomes = [_export_variant(spec, chosen[spec.name], ctx) for spec in specs]
         log(summary(outcomes))
         _gate(outcomes, strict=strict, target=target)
-        _write_bundle(ctx, architecture, outcomes, keep_failed=keep_failed)
+        _write_bundle(ctx, architecture, outcomes, keep_failed=keep_failed, skipped=skipped)
     passed = sum(o.passed for o in outcomes)
     log(f"bundle written to {target}: {passed} of {len(outcomes)} variant(s)"
         + ("" if passed == len(outcomes) else f", {'kept as failed' if keep_failed else 'rejected'}: "
@@ -177,17 +184,21 @@ def _conversion_job(spec: VariantSpec, route: Route, ctx: Context) -> Job:
         built = ctx.folder / source.filename
         params.update(source=str(built if built.is_file() else ctx.work / f"{source.name}-source.{source.format}"),
                       source_converter=source.default_route.converter, source_precision=source.precision)
+    if spec.is_mobile:  # the file carries the tokenizer and the labels in its metadata
+        params.update(tokenizer=str(ctx.run.root / TOKENIZER), labels=list(ctx.run.labels), probe=str(ctx.probe))
     return Job("convert", f"convert-{spec.name}", params)
 
 
 def _check_job(spec: VariantSpec, route: Route, ctx: Context) -> Job:
-    return Job("check", f"check-{spec.name}", {"format": spec.format, "precision": spec.precision,
-                                               "backend": route.runs_on[0], "fast_path": route.fast_path,
-                                               "file": str(ctx.folder / spec.filename),
-                                               "eval_ids": str(ctx.eval_ids),
-                                               "probs_out": str(ctx.work / f"probs-{spec.name}.npy"),
-                                               "padding_states": str(ctx.folder / PADDING_STATES),
-                                               "fast_probs_out": str(ctx.work / f"fast-probs-{spec.name}.npy")})
+    params: dict[str, Any] = {"format": spec.format, "precision": spec.precision, "backend": route.runs_on[0],
+                              "fast_path": route.fast_path, "file": str(ctx.folder / spec.filename),
+                              "eval_ids": str(ctx.eval_ids), "probs_out": str(ctx.work / f"probs-{spec.name}.npy"),
+                              "padding_states": str(ctx.folder / PADDING_STATES),
+                              "fast_probs_out": str(ctx.work / f"fast-probs-{spec.name}.npy")}
+    if spec.is_mobile:  # also through the client that ships it, on raw text
+        params["mediapipe"] = {"golden": str(ctx.folder / GOLDEN), "probe": str(ctx.probe),
+                               "out": str(ctx.work / f"mediapipe-{spec.name}.npz")}
+    return Job("check", f"check-{spec.name}", params)
 
 
 def _measure(outcome: Outcome, spec: VariantSpec, converted: dict[str, Any], checked: dict[str, Any],
@@ -201,9 +212,18 @@ def _measure(outcome: Outcome, spec: VariantSpec, converted: dict[str, Any], che
         # The variant passes only when both ways do: a device may run either.
         fields["fast_path"] = {**fields["fast_path"], "parity": {**fast.to_dict(), "backend": checked["backend"]}}
         outcome.parity.failures += [f"fast path: {failure}" for failure in fast.failures]
+    if spec.is_mobile:
+        mediapipe = mobile_plan.raw_text_parity(np.load(ctx.work / f"mediapipe-{spec.name}.npz"), ctx.evalset,
+                                                ctx.keras_probs, variant=spec.name,
+                                                words=ctx.run.tokenizer.words)
+        fields["mediapipe"] = {**mobile_plan.facts(ctx.run.tokenizer, ctx.run.maxlen, ctx.run.labels),
+                               **mediapipe.to_dict()}
+        outcome.parity.failures += [f"MediaPipe on raw text: {failure}" for failure in mediapipe.failures]
+        ctx.log(mediapipe.describe(spec.name))
     outcome.entry = {
         "file": spec.filename, "format": spec.format, "precision": spec.precision,
         "description": spec.description, "route": outcome.route, "converter": converted["converter"],
+        **({"plain_use": mobile_plan.plain_use(fields)} if spec.format == "tflite" else {}),
         **fields, "bytes": (ctx.folder / spec.filename).stat().st_size,
         "parity": {**outcome.parity.to_dict(), "backend": checked["backend"]},
         "tolerance": spec.tolerance.to_dict(),  # the bounds applied: verify on a device judges by these
@@ -237,7 +257,8 @@ def _gate(outcomes: list[Outcome], *, strict: bool, target: Path) -> None:
         raise ExportError(f"no variant passed its checks ({names}), so there is no bundle to write to {target}")
 
 
-def _write_bundle(ctx: Context, architecture: dict[str, Any], outcomes: list[Outcome], *, keep_failed: bool) -> None:
+def _write_bundle(ctx: Context, architecture: dict[str, Any], outcomes: list[Outcome], *, keep_failed: bool,
+                  skipped: dict[str, str]) -> None:
     """Drop scratch and rejected files, then the model card, then the manifest (last: it lists the rest)."""
     shutil.rmtree(ctx.work)
     rejected = {}
@@ -252,7 +273,7 @@ def _write_bundle(ctx: Context, architecture: dict[str, Any], outcomes: list[Out
             outcome.entry = None
     variants = {o.name: o.entry for o in outcomes if o.entry is not None}
     manifest = manifest_mod.build_manifest(run=ctx.run, evalset=ctx.evalset, architecture=architecture,
-                                           variants=variants, rejected=rejected)
+                                           variants=variants, rejected=rejected, skipped=skipped)
     sizes = {path.name: path.stat().st_size for path in ctx.folder.iterdir()}
     card = modelcard.render(manifest, sizes, name=ctx.name,
                             known_words=_known_words(Tokenizer.load(ctx.folder / TOKENIZER)))

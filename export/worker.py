@@ -43,7 +43,9 @@ def convert(job: dict[str, Any]) -> dict[str, Any]:
     source = Path(job["source"]) if job.get("source") else None
     if source is not None and not source.is_file():
         _converter(job["source_converter"])(ConversionJob(model, source, job["source_precision"], calibration))
-    settings = _converter(job["converter"])(ConversionJob(model, Path(job["out"]), job["precision"], calibration, source))
+    optional = {key: Path(job[key]) for key in ("tokenizer", "probe") if job.get(key)}
+    settings = _converter(job["converter"])(ConversionJob(model, Path(job["out"]), job["precision"], calibration,
+                                                          source, labels=tuple(job.get("labels", ())), **optional))
     return {"converter": settings}
 
 
@@ -64,6 +66,7 @@ def check(job: dict[str, Any]) -> dict[str, Any]:
     import numpy as np
 
     from edgelstm.export import inspect_model
+    from edgelstm.runtime.backends._tflite import POST_PADDED
     from edgelstm.runtime.padding import PADDING_STATES, PaddingStates
 
     path, backend_name = Path(job["file"]), job["backend"]
@@ -83,13 +86,31 @@ def check(job: dict[str, Any]) -> dict[str, Any]:
     if fast_path:
         fields["fast_path"] = {"inputs": fast_path, "padding_states": PADDING_STATES}
     entry = {"file": path.name, "format": job["format"], "precision": job["precision"], **fields}
+    if job.get("mediapipe"):  # the mobile layout: the runtime moves each row's ids to the front
+        entry["mediapipe"] = {"input_layout": POST_PADDED}
     ids = np.load(job["eval_ids"])
     # The padded way, then (for a model with state inputs) the fast path from the bundle's table.
     np.save(job["probs_out"], _predict(backend_name, path, entry, ids, None))
     if fast_path:
         states = PaddingStates.load(Path(job["padding_states"]))
         np.save(job["fast_probs_out"], _predict(backend_name, path, entry, ids, states))
+    if job.get("mediapipe"):
+        _through_mediapipe(path, job["mediapipe"])
     return {"problems": [], "backend": backend_name, "fields": fields}
+
+
+def _through_mediapipe(path: Path, job: dict[str, Any]) -> None:
+    """The mobile file in MediaPipe's TextClassifier on the evaluation set's raw texts, and the probe's
+    windows (the ids MediaPipe's tokenizer led to) for the same texts."""
+    import numpy as np
+
+    from edgelstm.runtime import mediapipe_client, textarrays
+
+    with np.load(job["golden"], allow_pickle=False) as golden:
+        texts, has_text, maxlen = textarrays.unpack(golden), golden["has_text"], golden["ids"].shape[1]
+    chosen = [text for text, kept in zip(texts, has_text) if kept]
+    np.savez(job["out"], probs=mediapipe_client.positive_probabilities(path, chosen),
+             windows=mediapipe_client.scores(Path(job["probe"]), chosen, labels=maxlen).astype(np.int32))
 
 
 def _predict(backend_name: str, path: Path, entry: dict[str, Any], ids: Any, states: Any) -> Any:

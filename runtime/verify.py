@@ -19,14 +19,15 @@ import numpy as np
 
 from edgelstm.core.errors import BackendUnavailableError, BundleError, EdgeLSTMError
 from edgelstm.core.variants import Tolerance, parse_variants
-from edgelstm.runtime import selection, tuning
+from edgelstm.runtime import mediapipe_client, selection, textarrays, tuning
 from edgelstm.runtime.backends import base
 from edgelstm.runtime.bundle import Bundle
 from edgelstm.runtime.classifier import Classifier
 from edgelstm.runtime.parity import FIGURES_HEADER, Parity, format_figures, golden_parity
 
 OK, FAILED, SKIPPED = "ok", "FAIL", "skipped"
-PADDED, FAST = "padded", "fast"
+PADDED, FAST, RAW_TEXT = "padded", "fast", "text"
+MEDIAPIPE = "mediapipe"  # not a runtime backend: the client an app ships, run on raw text
 
 
 @dataclass
@@ -82,6 +83,8 @@ def verify_bundle(path: str | Path, *, variants: list[str] | None = None, backen
     wanted_backends = _backends(backends)
     report = Report(bundle=str(bundle.root), signed_by=bundle.signed_by)
     for name in _variants(bundle, variants, report):
+        if MEDIAPIPE in wanted_backends and bundle.variant(name).get("mediapipe"):
+            _mediapipe_check(bundle, name, golden, report)
         for option in selection.options(bundle, name):
             if option.backend not in wanted_backends:
                 continue
@@ -106,11 +109,35 @@ def _golden(bundle: Bundle) -> dict[str, np.ndarray]:
     return golden
 
 
+def _mediapipe_check(bundle: Bundle, name: str, golden: dict[str, np.ndarray], report: Report) -> None:
+    """The mobile variant in MediaPipe's TextClassifier on the golden raw texts, held to export's bounds.
+
+    Texts export found MediaPipe to tokenize unlike us (`mediapipe.differing_rows`) are held
+    to the label bound only; the others to the variant's own bounds too.
+    """
+    if not mediapipe_client.is_installed():
+        report.not_installed[MEDIAPIPE] = mediapipe_client.INSTALL_HINT
+        return
+    texts = textarrays.unpack(golden)
+    if texts is None:
+        report.checks.append(Check(name, MEDIAPIPE, SKIPPED, note="golden.npz holds no raw texts", path=RAW_TEXT))
+        return
+    rows = np.flatnonzero(golden["has_text"])
+    differs = np.isin(rows, bundle.variant(name)["mediapipe"].get("differing_rows", []))
+    probs = mediapipe_client.positive_probabilities(bundle.read_checked(bundle.variant(name)["file"]),
+                                                    [texts[row] for row in rows])
+    parity, _ = mediapipe_client.compare_raw_texts(probs, golden["keras_probs"][rows], variant=name,
+                                                   labels=golden["labels"][rows], differs=differs)
+    report.checks.append(Check(name, MEDIAPIPE, OK if parity.passed else FAILED, parity=parity, path=RAW_TEXT))
+
+
 def _backends(names: list[str] | None) -> list[str]:
     if not names:
-        return list(base.BACKENDS)
+        return [*base.BACKENDS, MEDIAPIPE]
     chosen = [part.strip() for raw in names for part in raw.split(",") if part.strip()]
     for name in chosen:
+        if name == MEDIAPIPE:
+            continue
         base.backend_class(name)  # unknown or not installed: an error naming the choices or the extra
     return chosen
 

@@ -17,7 +17,7 @@ import pytest
 from edgelstm.core.errors import BundleError
 from edgelstm.core.hashing import sha256_of
 from edgelstm.core.rundir import read_run
-from edgelstm.core.variants import KERAS3_WHILE, TF_KERAS_FUSED, VARIANTS
+from edgelstm.core.variants import KERAS3_UNROLLED, KERAS3_WHILE, TF_KERAS_FUSED, VARIANTS
 from edgelstm.export.evalset import build_eval_set
 from edgelstm.export.inspect_model import tflite_info
 from edgelstm.runtime.bundle import SCHEMA_VERSION, Bundle
@@ -64,6 +64,9 @@ def test_tflite_variant_holds_builtin_ops_only_and_fixed_batch(bundle: Bundle, n
     if entry["route"] == TF_KERAS_FUSED:
         assert "UNIDIRECTIONAL_SEQUENCE_LSTM" in every_op and "WHILE" not in every_op
         assert entry["reset_variables"] is True
+    elif entry["route"] == KERAS3_UNROLLED:  # one subgraph of plain ops, no state kept between calls
+        assert len(info["ops"]) == 1 and not {"WHILE", "UNIDIRECTIONAL_SEQUENCE_LSTM"} & every_op
+        assert entry["reset_variables"] is False
     else:
         assert entry["route"] == KERAS3_WHILE and "WHILE" in every_op and len(info["ops"]) == 3
     inputs = {value["name"]: value for value in entry["inputs"]}
@@ -73,7 +76,8 @@ def test_tflite_variant_holds_builtin_ops_only_and_fixed_batch(bundle: Bundle, n
         assert ids["shape"] == [1, -1] and inputs[names["h0"]]["shape"] == inputs[names["c0"]]["shape"]
     else:
         (ids,) = inputs.values()
-        assert ids["shape"] == [1, bundle.manifest.to_dict()["task"]["maxlen"]]
+        length = entry["mediapipe"]["input_tokens"] if "mediapipe" in entry else bundle.manifest.task.maxlen
+        assert ids["shape"] == [1, length]
     assert entry["batch"] == 1 and ids["dtype"] == "int32" and entry["outputs"][0]["dtype"] == "float32"
 
 
@@ -132,16 +136,21 @@ def _interpreter_probs(bundle: Bundle, name: str, ids: np.ndarray) -> np.ndarray
     inputs, target = interpreter.get_input_details(), interpreter.get_output_details()[0]
     ids_name = (entry.get("fast_path") or {}).get("inputs", {}).get("ids")
     source = next(d for d in inputs if d["name"] == ids_name) if ids_name else inputs[0]
-    interpreter.resize_tensor_input(source["index"], [1, ids.shape[1]])  # a no-op for a fixed length
-    interpreter.allocate_tensors()
+    mobile = "mediapipe" in entry  # MediaPipe's layout: the real ids first, padding after
+    if not mobile:
+        interpreter.resize_tensor_input(source["index"], [1, ids.shape[1]])  # a no-op for a fixed length
+        interpreter.allocate_tensors()
     probs = []
     for row in ids:
+        if mobile:
+            real, row = row[row != 0], np.zeros(source["shape"][-1], np.int32)
+            row[:len(real)] = real
         interpreter.reset_all_variables()
         for state in (d for d in inputs if d is not source):  # the padded way: zero initial state
             interpreter.set_tensor(state["index"], np.zeros(state["shape"], np.float32))
         interpreter.set_tensor(source["index"], row[None])
         interpreter.invoke()
-        probs.append(float(interpreter.get_tensor(target["index"]).reshape(-1)[0]))
+        probs.append(float(interpreter.get_tensor(target["index"]).reshape(-1)[-1]))  # P(label 1) is last
     return np.asarray(probs)
 
 

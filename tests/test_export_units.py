@@ -11,7 +11,14 @@ import numpy as np
 import pytest
 
 from edgelstm.core.errors import ConfigError
-from edgelstm.core.variants import KERAS3_WHILE, TF_KERAS_FUSED, VARIANTS, parse_variants, resolve_routes
+from edgelstm.core.variants import (
+    KERAS3_UNROLLED,
+    KERAS3_WHILE,
+    TF_KERAS_FUSED,
+    VARIANTS,
+    parse_variants,
+    resolve_routes,
+)
 from edgelstm.export.evalset import edge_case_texts
 from edgelstm.export.staging import check_target, remove_orphans, staging
 from edgelstm.runtime.tokenizer import Tokenizer
@@ -38,7 +45,9 @@ def test_routes_default_to_the_measured_choice_and_accept_the_alternative() -> N
     specs = parse_variants(None)
     assert resolve_routes(specs) == {name: spec.routes[0] for name, spec in VARIANTS.items()}
     assert resolve_routes(specs)["tflite-int8"].name == TF_KERAS_FUSED
-    assert resolve_routes(specs, ["tflite-dynint8=keras3-while"])["tflite-dynint8"].name == KERAS3_WHILE
+    assert resolve_routes(specs, ["tflite-int8=keras3-unrolled"])["tflite-int8"].name == KERAS3_UNROLLED
+    assert resolve_routes(specs)["tflite-dynint8"].name == KERAS3_WHILE  # the fast path on LiteRT
+    assert resolve_routes(specs, ["tflite-dynint8=tf_keras-fused"])["tflite-dynint8"].name == TF_KERAS_FUSED
 
 
 @pytest.mark.parametrize("override, message", [

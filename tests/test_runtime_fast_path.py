@@ -20,9 +20,9 @@ from edgelstm.runtime.parity import compare
 from edgelstm.runtime.verify import FAST, PADDED, verify_bundle
 
 # Models with an initial-state input: the WHILE-route TFLite variants and both ONNX variants.
-FAST_VARIANTS = ("tflite-fp32", "tflite-fp16", "onnx-fp32", "onnx-dynint8")
-# The fused tf_keras route keeps its state in variable tensors: padded only.
-PADDED_ONLY = ("tflite-dynint8", "tflite-int8")
+FAST_VARIANTS = ("tflite-fp32", "tflite-fp16", "tflite-dynint8", "onnx-fp32", "onnx-dynint8")
+# The single-input models (tflite-int8's fused graph, the MediaPipe files) have a fixed length: padded only.
+PADDED_ONLY = ("tflite-int8", "mobile-fp32", "mobile-dynint8")
 # Where ai-edge-litert is absent (.venv-tflite) the TFLite variants run on tflite-runtime.
 TFLITE_BACKEND = "litert" if is_installed("litert") else "tflite-runtime"
 
@@ -103,10 +103,10 @@ def test_numpy_uses_bundle_table_and_agrees(tiny_bundle: Path) -> None:
 
 def test_verify_checks_both_ways(tiny_bundle: Path) -> None:
     backend = backend_for("tflite-fp32")
-    report = verify_bundle(tiny_bundle, variants=["tflite-fp32", "tflite-dynint8"], backends=[backend])
+    report = verify_bundle(tiny_bundle, variants=["tflite-fp32", "tflite-int8"], backends=[backend])
     ways = {(check.variant, check.path) for check in report.checks if check.status != "skipped"}
     assert {("tflite-fp32", PADDED), ("tflite-fp32", FAST)} <= ways
-    assert ("tflite-dynint8", FAST) not in ways  # the fused model has no fast path
+    assert ("tflite-int8", FAST) not in ways  # the fused full-int8 model has no fast path
     assert report.passed
 
 

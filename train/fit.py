@@ -21,6 +21,7 @@ from edgelstm.benchmarks.machine import cpu_flags
 from edgelstm.core import rundir
 from edgelstm.core.versions import library_versions
 from edgelstm.envinfo import cpu_model
+from edgelstm.runtime import textarrays
 from edgelstm.train.config import TrainConfig
 from edgelstm.train.distributed import SINGLE_PROCESS, Distribution
 from edgelstm.train.model import build_model, import_keras, seed_everything
@@ -227,7 +228,11 @@ def write_run(folder: Path, config: TrainConfig, prepared: Prepared, fitted: Fit
     """The files of docs/contracts.md, into `folder`."""
     fitted.model.save(folder / rundir.MODEL)  # uncompiled: no optimizer state
     validation = prepared.validation
+    # The raw texts too, when the source has them: export checks the mobile variant on them
+    # through MediaPipe's own tokenizer.
+    texts = textarrays.pack(validation.texts) if validation.texts is not None else {}
     calibration = calibration_sample(prepared.train, config.calibration_size, seed=config.seed)
     rundir.write_files(folder, tokenizer=prepared.tokenizer, config=config.to_dict(), metrics=metrics,
-                       validation={"ids": validation.ids, "labels": validation.labels, "lengths": validation.lengths},
+                       validation={"ids": validation.ids, "labels": validation.labels, "lengths": validation.lengths,
+                                   **texts},
                        calibration={"ids": calibration.ids, "labels": calibration.labels})

@@ -24,6 +24,7 @@ class Encoded:
     ids: np.ndarray
     labels: np.ndarray
     lengths: np.ndarray
+    texts: list[str] | None = None  # the raw texts, when the source has them (not keras-imdb ids)
 
 
 @dataclass
@@ -72,7 +73,7 @@ def encode(corpus: Corpus, tokenizer: Tokenizer) -> Encoded:
         lengths = np.asarray([min(len(s), maxlen) for s in corpus.sequences], dtype=np.int32)
     else:
         ids, lengths = tokenizer.encode(corpus.texts), tokenizer.lengths(corpus.texts)
-    return Encoded(ids=ids, labels=corpus.labels.astype(np.int8), lengths=lengths)
+    return Encoded(ids=ids, labels=corpus.labels.astype(np.int8), lengths=lengths, texts=corpus.texts)
 
 
 def prepare(corpus: Corpus, config: TrainConfig) -> Prepared:

@@ -55,15 +55,10 @@ class PageClients:
 
 def build_page(bundle_dir: str | Path, out: str | Path, *, packages: npm.NpmPackages, force: bool = False,
                mediapipe_variant: str | None = None, onnx: bool = True,
-               mediapipe_model: Path | None = None, log: Callable[[str], None] = print) -> Path:
-    """Write the page of `bundle_dir` into `out` (all at once or not at all); returns `out`.
-
-    `mediapipe_model` names a MediaPipe TextClassifier .tflite outside the bundle to run
-    instead of the bundle's mobile variant.
-    """
+               log: Callable[[str], None] = print) -> Path:
+    """Write the page of `bundle_dir` into `out` (all at once or not at all); returns `out`."""
     bundle = Bundle.open(bundle_dir)
-    clients = choose_clients(bundle, mediapipe_variant=mediapipe_variant, onnx=onnx,
-                             outside_model=mediapipe_model is not None, log=log)
+    clients = choose_clients(bundle, mediapipe_variant=mediapipe_variant, onnx=onnx, log=log)
     out = Path(out)
     with staging.staging(out, force=force, marker=PAGE_CONFIG, kind="page folder") as folder:
         for item in STATIC.iterdir():
@@ -71,9 +66,8 @@ def build_page(bundle_dir: str | Path, out: str | Path, *, packages: npm.NpmPack
         config = {"format_version": PAGE_FORMAT_VERSION, "bundle": _bundle_summary(bundle),
                   "labels": bundle.labels, "threshold": LABEL_THRESHOLD,
                   "clients": {}, "third_party": {}}
-        if clients.mediapipe_variant or mediapipe_model:
-            config["clients"][MEDIAPIPE_CLIENT] = _mediapipe_client(bundle, clients.mediapipe_variant, mediapipe_model,
-                                                                    packages, folder)
+        if clients.mediapipe_variant:
+            config["clients"][MEDIAPIPE_CLIENT] = _mediapipe_client(bundle, clients.mediapipe_variant, packages, folder)
             config["third_party"][npm.MEDIAPIPE] = {"version": packages.version(npm.MEDIAPIPE), "license": "Apache-2.0"}
         if clients.onnx_variant:
             config["clients"][ONNX_CLIENT] = _onnx_client(bundle, clients.onnx_variant, packages, folder)
@@ -87,21 +81,21 @@ def build_page(bundle_dir: str | Path, out: str | Path, *, packages: npm.NpmPack
 def mediapipe_variants(bundle: Bundle) -> list[str]:
     """The bundle's passed variants that MediaPipe Tasks' TextClassifier runs (the mobile ones), best first."""
     return [name for name in bundle.manifest.variant_preference
-            if getattr(VARIANTS.get(name), "is_mobile", False)]
+            if name in VARIANTS and VARIANTS[name].is_mobile]
 
 
-def choose_clients(bundle: Bundle, *, mediapipe_variant: str | None, onnx: bool, outside_model: bool,
+def choose_clients(bundle: Bundle, *, mediapipe_variant: str | None, onnx: bool,
                    log: Callable[[str], None] = print) -> PageClients:
     available = mediapipe_variants(bundle)
     if mediapipe_variant is not None and mediapipe_variant not in available:
         raise ConfigError(f"--variant {mediapipe_variant!r} is not a passed MediaPipe variant of {bundle.root}: "
                           f"it has {', '.join(available) or 'none'}")
-    chosen = None if outside_model else (mediapipe_variant or (available[0] if available else None))
+    chosen = mediapipe_variant or (available[0] if available else None)
     onnx_variant = ONNX_VARIANT if onnx and ONNX_VARIANT in bundle.variants and bundle.variant(ONNX_VARIANT).passed else None
-    if chosen is None and onnx_variant is None and not outside_model:
+    if chosen is None and onnx_variant is None:
         raise BundleError(f"{bundle.root} has no variant a browser runs: neither a MediaPipe variant "
                           f"nor a passed {ONNX_VARIANT}; re-export it with the [mediapipe] extra installed")
-    if chosen is None and not outside_model:
+    if chosen is None:
         log(f"warning: {bundle.root} has no MediaPipe variant; the page runs {ONNX_VARIANT} only")
     return PageClients(chosen, onnx_variant)
 
@@ -126,13 +120,9 @@ def _write_model(data: bytes, name: str, folder: Path) -> dict[str, Any]:
     return {"file": name, "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
 
 
-def _mediapipe_client(bundle: Bundle, variant: str | None, outside_model: Path | None,
-                      packages: npm.NpmPackages, folder: Path) -> dict[str, Any]:
+def _mediapipe_client(bundle: Bundle, variant: str, packages: npm.NpmPackages, folder: Path) -> dict[str, Any]:
     _copy_package_files(packages.require(npm.MEDIAPIPE), MEDIAPIPE_FILES, folder)
-    if outside_model is not None:
-        model = _write_model(Path(outside_model).read_bytes(), Path(outside_model).name, folder)
-    else:
-        model = _write_model(bundle.read_checked(bundle.variant(variant).file), bundle.variant(variant).file, folder)
+    model = _write_model(bundle.read_checked(bundle.variant(variant).file), bundle.variant(variant).file, folder)
     return {"title": "MediaPipe Tasks", "variant": variant, **model,
             "module": "./vendor/mediapipe/text_bundle.mjs", "wasm": "./vendor/mediapipe/wasm"}
 

@@ -13,10 +13,13 @@ import sys
 import unicodedata
 from functools import lru_cache
 
+from edgelstm.runtime.standardize import CHARACTER_SCRIPTS
+
 
 @lru_cache(maxsize=1)
 def tables() -> dict[str, object]:
-    """{"casefold": {code point: folded}, "whitespace": [...], "punctuation_symbol_ranges": [[a, b]...]}."""
+    """{"casefold": {code point: folded}, "whitespace": [...], "punctuation_symbol_ranges": [[a, b]...],
+    "character_word_ranges": [[a, b]...] (the code points the CJK rule makes words of their own)}."""
     casefold: dict[int, str] = {}
     whitespace: list[int] = []
     ranges: list[list[int]] = []
@@ -32,5 +35,6 @@ def tables() -> dict[str, object]:
                 ranges[-1][1] = code
             else:
                 ranges.append([code, code])
+    characters = [[low, high] for low, high, _ in sorted(CHARACTER_SCRIPTS)]
     return {"unicode_version": unicodedata.unidata_version, "casefold": casefold,
-            "whitespace": whitespace, "punctuation_symbol_ranges": ranges}
+            "whitespace": whitespace, "punctuation_symbol_ranges": ranges, "character_word_ranges": characters}

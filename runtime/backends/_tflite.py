@@ -8,6 +8,11 @@ UNIDIRECTIONAL_SEQUENCE_LSTM keeps its state in variable tensors that persist
 between invocations, so every row starts with `reset_all_variables()`; without
 it each text would continue from the previous text's state.
 
+The mobile variants read MediaPipe's layout (ids first, padding after, in a longer
+buffer; `mediapipe.input_layout` in the manifest) and turn it into the model's
+window themselves: a pre-padded row is moved to the front of that buffer here.
+Their output is one score per label; the last one is P(label 1).
+
 The keras3-while models also take the LSTM's initial state (h0, c0) and a dynamic
 length: given the bundle's padding states, each row runs only its real tokens
 (runtime/padding.py); the ids input is resized only when the length changes.
@@ -33,7 +38,9 @@ import numpy as np
 from edgelstm.core.errors import BackendUnavailableError, BundleError
 from edgelstm.runtime import tuning
 from edgelstm.runtime.backends._workers import RowWorkers
-from edgelstm.runtime.padding import FAST_PATH_INPUTS, PaddingStates, steps_needed
+from edgelstm.runtime.padding import FAST_PATH_INPUTS, PADDING_ID, PaddingStates, steps_needed
+
+POST_PADDED = "post-padded"  # export/convert_mobile.py's INPUT_LAYOUT
 
 # Messages of interpreters that meet an op (or op version) newer than they know.
 _TOO_NEW_MARKERS = ("Didn't find op for builtin opcode", "Encountered unresolved custom op", "Registration failed")
@@ -76,6 +83,14 @@ def read_model(model: str | Path | bytes) -> bytes:
     return Path(model).read_bytes()
 
 
+def _post_padded(ids: np.ndarray, length: int) -> np.ndarray:
+    """A pre-padded row [1, maxlen] as MediaPipe feeds it: its real ids first, then padding, [1, length]."""
+    real = ids[0][ids[0] != PADDING_ID]
+    row = np.full((1, length), PADDING_ID, dtype=ids.dtype)
+    row[0, :len(real)] = real
+    return row
+
+
 class TFLiteBackend:
     """Runs a .tflite model given an `Interpreter` class; subclasses say which package provides it."""
 
@@ -96,6 +111,7 @@ class TFLiteBackend:
         self._input = self._inputs["ids"]
         self._output_scale, self._output_zero_point = self._output.get("quantization", (0.0, 0))
         self._reset = bool(entry.get("reset_variables", True))
+        self._post_padded = (entry.get("mediapipe") or {}).get("input_layout") == POST_PADDED
         # The fast path needs a model with state inputs and the bundle's table; else the padded way.
         self.fast_path = padding_states is not None and "h0" in self._inputs
         self._states = padding_states if self.fast_path else None
@@ -158,7 +174,7 @@ class TFLiteBackend:
     @property
     def maxlen(self) -> int | None:
         """Fixed ids length of a single-input model; None when the length is dynamic."""
-        if "h0" in self._inputs:
+        if "h0" in self._inputs or self._post_padded:
             return None
         return int(self._input["shape"][-1])
 
@@ -189,6 +205,8 @@ class TFLiteBackend:
     def _invoke(self, slot: int, ids: np.ndarray) -> float:
         """One row on interpreter `slot`, which only this worker uses during the call."""
         interpreter = self._interpreters[slot]
+        if self._post_padded:
+            ids = _post_padded(ids, int(self._input["shape"][-1]))
         if self._reset:
             interpreter.reset_all_variables()
         if ids.shape[1] != self._steps[slot]:  # resizing re-plans the graph: only when the length changes
@@ -204,7 +222,8 @@ class TFLiteBackend:
             interpreter.set_tensor(self._inputs["h0"]["index"], h0)
             interpreter.set_tensor(self._inputs["c0"]["index"], c0)
         interpreter.invoke()
-        return float(self._dequantize(interpreter.get_tensor(self._output["index"])).reshape(-1)[0])
+        # One probability, or one score per label (mobile): P(label 1) is the last either way.
+        return float(self._dequantize(interpreter.get_tensor(self._output["index"])).reshape(-1)[-1])
 
     def bare_call(self, ids: np.ndarray) -> Callable[[], object]:
         """base.Backend.bare_call: set the inputs, invoke, read the output, on interpreter 0

@@ -8,9 +8,25 @@
 // after the Unicode version of that Python can normalize differently.
 
 const PADDING_ID = 0;
+// What this file reads (edgelstm.runtime.tokenizer's format_version and standardize rules):
+// anything newer is refused with its name rather than tokenized differently.
+const MAX_FORMAT_VERSION = 2;
+const RULE_V1 = "nfkc-casefold-br-punct-v1";
+const RULE_CJK = "nfkc-casefold-br-punct-cjk-v2";  // v1, and each Chinese/Japanese character a word
+const RULE_KERAS = "keras-imdb-v1";
+const RULES = { vocab: [RULE_V1, RULE_CJK], "keras-imdb": [RULE_KERAS] };
 
 export class Tokenizer {
   constructor(data) {
+    if (!(data.format_version >= 1 && data.format_version <= MAX_FORMAT_VERSION)) {
+      throw new Error(`tokenizer-web.json: format_version ${data.format_version} is not supported: this page's ` +
+                      `tokenizer.js reads 1 to ${MAX_FORMAT_VERSION}; rebuild the page with the edgelstm that exported the bundle`);
+    }
+    this.rule = data.standardize ?? (data.kind === "vocab" ? RULE_V1 : RULE_KERAS);
+    if (!(RULES[data.kind] ?? []).includes(this.rule)) {
+      throw new Error(`tokenizer-web.json: kind ${data.kind} with rule ${this.rule} is not supported: this page's ` +
+                      `tokenizer.js reads ${Object.entries(RULES).map(([k, r]) => `${k} (${r.join(", ")})`).join(", ")}`);
+    }
     this.kind = data.kind;
     this.maxlen = data.maxlen;
     this.vocabSize = data.vocab_size;
@@ -30,17 +46,14 @@ export class Tokenizer {
     this.casefold = new Map(Object.entries(tables.casefold).map(([cp, s]) => [Number(cp), s]));
     this.spaces = new Set(tables.whitespace);
     this.punctRanges = tables.punctuation_symbol_ranges;  // sorted [first, last] code points
+    // RULE_CJK: code points that are words of their own (edgelstm.runtime.standardize.CHARACTER_SCRIPTS).
+    this.characterRanges = this.rule === RULE_CJK ? tables.character_word_ranges : [];
     const spaceClass = tables.whitespace.map((cp) => "\\u{" + cp.toString(16) + "}").join("");
     this.brTag = new RegExp("<[bB][rR][" + spaceClass + "]*/?>", "gu");
   }
 
   isPunctuationOrSymbol(cp) {
-    let lo = 0, hi = this.punctRanges.length - 1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1, [first, last] = this.punctRanges[mid];
-      if (cp < first) hi = mid - 1; else if (cp > last) lo = mid + 1; else return true;
-    }
-    return false;
+    return inRanges(this.punctRanges, cp);
   }
 
   // The "vocab" kind: NFKC, casefold, <br /> out, punctuation and symbols but ' to spaces, split.
@@ -55,6 +68,10 @@ export class Tokenizer {
         const ocp = out.codePointAt(0);
         if (this.spaces.has(ocp) || (out !== "'" && this.isPunctuationOrSymbol(ocp))) {
           if (word) words.push(word);
+          word = "";
+        } else if (inRanges(this.characterRanges, ocp)) {  // RULE_CJK: the character alone is a word
+          if (word) words.push(word);
+          words.push(out);
           word = "";
         } else {
           word += out;
@@ -93,4 +110,14 @@ export class Tokenizer {
     row.set(ids, this.padding === "pre" ? this.maxlen - ids.length : 0);
     return row;
   }
+}
+
+// Is `cp` inside one of `ranges`, sorted disjoint [first, last] code points?
+function inRanges(ranges, cp) {
+  let lo = 0, hi = ranges.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1, [first, last] = ranges[mid];
+    if (cp < first) hi = mid - 1; else if (cp > last) lo = mid + 1; else return true;
+  }
+  return false;
 }

@@ -1,0 +1,88 @@
+"""Run a bundle's mobile variant the way an app does: MediaPipe Tasks' TextClassifier on raw text.
+
+MediaPipe tokenizes with the RegexTokenizer in the file's metadata, runs the model and
+returns one score per label; nothing of ours is involved, which is the point: export
+and `verify` measure the file through the client that ships it. Needs the `mediapipe`
+extra (`pip install 'edgelstm[mediapipe]'`), imported only here and only when called.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgelstm.core.errors import BackendUnavailableError
+from edgelstm.core.variants import VARIANTS
+from edgelstm.runtime.parity import Parity, compare
+
+INSTALL_HINT = "pip install 'edgelstm[mediapipe]'"
+
+
+def is_installed() -> bool:
+    return importlib.util.find_spec("mediapipe") is not None
+
+
+def import_text_classifier() -> tuple[Any, Any]:
+    """MediaPipe's TextClassifier module and BaseOptions, without letting it import TensorFlow.
+
+    mediapipe's metadata module imports TensorFlow when it can (only to open files, with a
+    fallback to `open`): on a device, and in `verify`, that would cost seconds and hundreds
+    of MB for nothing. It is blocked for the import only, and only when not already loaded.
+    """
+    blocked = "tensorflow" not in sys.modules
+    if blocked:
+        sys.modules["tensorflow"] = None  # type: ignore[assignment]  # `import tensorflow` raises ImportError
+    try:
+        from mediapipe.tasks.python.core.base_options import BaseOptions
+        from mediapipe.tasks.python.text import text_classifier
+    finally:
+        if blocked and sys.modules.get("tensorflow", 0) is None:
+            del sys.modules["tensorflow"]
+    return text_classifier, BaseOptions
+
+
+def open_classifier(model: bytes) -> Any:
+    if not is_installed():
+        raise BackendUnavailableError(f"mediapipe is not installed ({INSTALL_HINT})")
+    text_classifier, BaseOptions = import_text_classifier()
+
+    options = text_classifier.TextClassifierOptions(base_options=BaseOptions(model_asset_buffer=model),
+                                                    max_results=-1)
+    return text_classifier.TextClassifier.create_from_options(options)
+
+
+def scores(model: str | Path | bytes, texts: Sequence[str], *, labels: int) -> np.ndarray:
+    """float32 [len(texts), labels]: MediaPipe's score of each label index, per text, one classify call each."""
+    content = model if isinstance(model, bytes) else Path(model).read_bytes()
+    out = np.zeros((len(texts), labels), np.float32)
+    with open_classifier(content) as classifier:
+        for row, text in enumerate(texts):
+            for category in classifier.classify(text).classifications[0].categories:
+                out[row, category.index] = category.score
+    return out
+
+
+def positive_probabilities(model: str | Path | bytes, texts: Sequence[str]) -> np.ndarray:
+    """The score of label 1 (what our runtime calls the probability) for each text."""
+    return scores(model, texts, labels=2)[:, 1]
+
+
+def compare_raw_texts(probs: np.ndarray, reference: np.ndarray, *, variant: str, labels: np.ndarray,
+                      differs: np.ndarray) -> tuple[Parity, Parity]:
+    """MediaPipe's probabilities on raw texts against Keras': (every text, texts tokenized as we do).
+
+    Every text: the variant's `raw_text_tolerance` (core/variants.py). Texts whose tokenization
+    MediaPipe reproduces (`differs` False): the variant's own bounds, as on ids. The failures
+    of both are in the first Parity's list.
+    """
+    overall = compare(probs, reference, variant=variant, labels=labels,
+                      tolerance=VARIANTS[variant].raw_text_tolerance)
+    same = ~np.asarray(differs, bool)
+    alike = compare(probs[same], reference[same], variant=variant, labels=labels[same])
+    overall.failures += [f"texts tokenized as ours: {failure}" for failure in alike.failures]
+    return overall, alike

@@ -1,0 +1,108 @@
+"""Every .tflite of a bundle is right when an app uses it plainly (issue 10 §1).
+
+An app loads the file with the platform's interpreter, invokes it once per text, feeds
+the inputs the file declares and never calls reset_all_variables(). This test does
+exactly that with ai-edge-litert directly (not through edgelstm.runtime): one interpreter,
+row after row, against a fresh interpreter per row and against the Keras reference.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edgelstm.runtime.bundle import Bundle
+from edgelstm.runtime.parity import compare
+
+Interpreter = pytest.importorskip("ai_edge_litert.interpreter", reason="needs ai-edge-litert").Interpreter
+FRESH_ROWS = 40  # a fresh interpreter per row is slow; the sequential run covers every row
+
+
+def plain_inputs(interpreter: Interpreter, ids: np.ndarray) -> dict[int, np.ndarray]:
+    """What an app feeds for one pre-padded row of ids, reading only the file's own input details."""
+    feeds = {}
+    details = interpreter.get_input_details()
+    dynamic = [d for d in details if d["dtype"] != np.float32 and int(d["shape_signature"][-1]) == -1]
+    for detail in dynamic:  # a dynamic-length ids input: an app sizes it to maxlen once
+        if int(detail["shape"][-1]) != ids.shape[-1]:
+            interpreter.resize_tensor_input(detail["index"], [1, ids.shape[-1]])
+            interpreter.allocate_tensors()
+            details = interpreter.get_input_details()
+    for detail in details:
+        shape = [int(d) for d in detail["shape"]]
+        if detail["dtype"] == np.float32:  # a fast-path state input: the plain use starts from zeros
+            feeds[detail["index"]] = np.zeros(shape, np.float32)
+        elif shape[-1] == ids.shape[-1]:
+            feeds[detail["index"]] = ids[None].astype(detail["dtype"])
+        else:  # MediaPipe's layout (the mobile files): the ids first, then padding
+            real = ids[ids != 0]
+            row = np.zeros(shape, detail["dtype"])
+            row[0, :len(real)] = real
+            feeds[detail["index"]] = row
+    return feeds
+
+
+def invoke(interpreter: Interpreter, ids: np.ndarray) -> float:
+    for index, value in plain_inputs(interpreter, ids).items():
+        interpreter.set_tensor(index, value)
+    interpreter.invoke()
+    (output,) = interpreter.get_output_details()
+    return float(interpreter.get_tensor(output["index"]).reshape(-1)[-1])  # P(label 1) is the last score
+
+
+def fresh(content: bytes) -> Interpreter:
+    interpreter = Interpreter(model_content=content)
+    interpreter.allocate_tensors()
+    return interpreter
+
+
+@pytest.fixture(scope="module")
+def bundle(tiny_bundle: Path) -> Bundle:
+    return Bundle.open(tiny_bundle)
+
+
+def tflite_variants(bundle: Bundle) -> list[str]:
+    return [name for name, entry in bundle.variants.items() if entry["format"] == "tflite"]
+
+
+def test_the_bundle_has_tflite_files_for_apps(bundle: Bundle) -> None:
+    names = tflite_variants(bundle)
+    assert len(names) >= 4, names
+    single = [name for name in names if len(bundle.variant(name)["inputs"]) == 1]
+    assert "mobile-fp32" in single and "mobile-dynint8" in single, single  # a plain one-input file exists
+    assert all(not bundle.variant(name)["reset_variables"] for name in ("mobile-fp32", "mobile-dynint8"))
+
+
+def test_every_tflite_is_right_invoked_row_after_row_on_one_interpreter(bundle: Bundle) -> None:
+    golden = bundle.golden()
+    ids, keras = golden["ids"], golden["keras_probs"]
+    stateful: list[str] = []
+    for name in tflite_variants(bundle):
+        entry = bundle.variant(name)
+        content = bundle.read_checked(entry["file"])
+        one = fresh(content)
+        sequential = np.array([invoke(one, row) for row in ids], np.float32)
+        separate = np.array([invoke(fresh(content), row) for row in ids[:FRESH_ROWS]], np.float32)
+        if entry["reset_variables"]:  # the fused full-int8 op: it must drift, and say so
+            assert not np.array_equal(sequential[:FRESH_ROWS], separate), f"{name} claims state it does not keep"
+            assert entry["plain_use"]["stateless"] is False and "reset_all_variables()" in entry["plain_use"]["how"]
+            stateful.append(name)
+            continue
+        # Identical arithmetic: a stateless file gives each row the same answer either way.
+        np.testing.assert_array_equal(sequential[:FRESH_ROWS], separate, err_msg=f"{name} keeps state between texts")
+        parity = compare(sequential, keras, variant=name, labels=golden["labels"])
+        assert parity.passed, f"{name} used plainly: {parity.failures}"
+        assert entry["plain_use"]["stateless"] is True, name
+    assert stateful in ([], ["tflite-int8"]), f"only the fused full-int8 file may keep state, not {stateful}"
+
+
+def test_files_with_state_inputs_say_so_in_the_manifest_and_the_card(bundle: Bundle) -> None:
+    card = (bundle.root / "README.md").read_text(encoding="utf-8")
+    for name in tflite_variants(bundle):
+        entry = bundle.variant(name)
+        if len(entry["inputs"]) > 1:
+            assert entry["fast_path"]["inputs"].keys() == {"ids", "h0", "c0"}, name
+            assert "h0" in entry["plain_use"]["how"] and entry["plain_use"]["inputs"] == 3, name
+            assert f"`{name}`" in card and "zeros for h0 and c0" in card, name
