@@ -122,8 +122,6 @@ _TFLITE = "edgelstm.export.convert_tflite"
 _ONNX = "edgelstm.export.convert_onnx"
 _MOBILE = "edgelstm.export.convert_mobile"
 TFLITE_INTERPRETERS = ("litert", "tflite-runtime")
-# tflite-runtime 2.14 (the interpreter older device setups pin, with numpy<2) predates it.
-_FC_V12 = "FULLY_CONNECTED version 12, which tflite-runtime 2.14 does not know"
 
 
 def _keras3_while(why: str, *, numpy: bool = False, refused: Mapping[str, str] | None = None) -> Route:
@@ -179,11 +177,13 @@ _ROWS = (
         rank=6),
     VariantSpec(
         "tflite-dynint8", TFLITE, "dynint8", "TFLite dynamic-range: int8 weights, float activations",
-        # WHILE by default: the fast path on ai-edge-litert, stateless. tflite-runtime 2.14 cannot
-        # load it; mobile-dynint8 (per-tensor weights, ranked next) is the dynamic-int8 file it loads.
+        # WHILE by default: the fast path on ai-edge-litert, stateless. tflite-runtime 2.14 refuses
+        # such a file by its op versions (runtime/backends/tflite_runtime.py); mobile-dynint8
+        # (per-tensor weights, ranked next) is the dynamic-int8 file it loads.
         routes=(_keras3_while("fast path and 2.5x faster than the fused op on ai-edge-litert (0.38 vs 0.95 ms), "
-                              "no state kept between calls; tflite-runtime 2.14 cannot load it (mobile-dynint8 "
-                              "is the dynamic-int8 file it loads)", refused={"tflite-runtime": _FC_V12}),
+                              "no state kept between calls; tflite-runtime 2.14 cannot load it once its dense "
+                              "weights are int8 per channel (FULLY_CONNECTED version 12, as on IMDB): "
+                              "mobile-dynint8 is the dynamic-int8 file it loads"),
                 _unrolled("one subgraph, one input, no state kept; always runs maxlen steps"),
                 _fused("state in variable tensors (reset before every text), fixed length; runs on both "
                        "TFLite interpreters")),

@@ -17,7 +17,7 @@ import pytest
 from edgelstm.core.errors import BundleError
 from edgelstm.core.hashing import sha256_of
 from edgelstm.core.rundir import read_run
-from edgelstm.core.variants import KERAS3_UNROLLED, KERAS3_WHILE, TF_KERAS_FUSED, VARIANTS
+from edgelstm.core.variants import KERAS3_UNROLLED, KERAS3_WHILE, MEDIAPIPE_UNROLLED, TF_KERAS_FUSED, VARIANTS
 from edgelstm.export.evalset import build_eval_set
 from edgelstm.export.inspect_model import tflite_info
 from edgelstm.runtime.bundle import SCHEMA_VERSION, Bundle
@@ -64,7 +64,7 @@ def test_tflite_variant_holds_builtin_ops_only_and_fixed_batch(bundle: Bundle, n
     if entry["route"] == TF_KERAS_FUSED:
         assert "UNIDIRECTIONAL_SEQUENCE_LSTM" in every_op and "WHILE" not in every_op
         assert entry["reset_variables"] is True
-    elif entry["route"] == KERAS3_UNROLLED:  # one subgraph of plain ops, no state kept between calls
+    elif entry["route"] in (KERAS3_UNROLLED, MEDIAPIPE_UNROLLED):  # one subgraph of plain ops, no state kept
         assert len(info["ops"]) == 1 and not {"WHILE", "UNIDIRECTIONAL_SEQUENCE_LSTM"} & every_op
         assert entry["reset_variables"] is False
     else:

@@ -148,19 +148,23 @@ def test_a_failed_variant_is_never_picked_and_warns_when_named(bundle_copy: Path
 
 
 def test_the_tflite_runtime_refusal_is_decided_before_loading() -> None:
-    """tflite-runtime 2.14 cannot read the Keras 3 WHILE dynamic-int8 model: refused from the manifest."""
+    """tflite-runtime 2.14 cannot read a per-channel dynamic-int8 model (FULLY_CONNECTED version 12):
+    refused from the manifest's op versions, before loading; version 9 (per-tensor weights) is not."""
     from edgelstm.runtime.backends.tflite_runtime import numpy_too_new
 
-    entry = {"file": "model-tflite-dynint8.tflite", "format": "tflite", "precision": "dynint8", "route": "keras3-while"}
-    # the table's refusal comes first: it holds whether or not tflite-runtime is installed here
-    assert "FULLY_CONNECTED version 12" in base.reason_unsupported("tflite-runtime", "tflite-dynint8", entry)
+    entry = {"file": "model-tflite-dynint8.tflite", "format": "tflite", "precision": "dynint8", "route": "keras3-while",
+             "op_versions": {"FULLY_CONNECTED": 12, "WHILE": 1}}
+    # the op-version rule comes first: it holds whether or not tflite-runtime is installed here
+    reason = base.reason_unsupported("tflite-runtime", "tflite-dynint8", entry)
+    assert "FULLY_CONNECTED version 12" in reason and "mobile-dynint8" in reason
     if not base.is_installed("tflite-runtime"):
         return
-    fused = base.reason_unsupported("tflite-runtime", "tflite-dynint8", dict(entry, route="tf_keras-fused"))
+    older = base.reason_unsupported("tflite-runtime", "mobile-dynint8",
+                                    dict(entry, route="mediapipe-unrolled", op_versions={"FULLY_CONNECTED": 9}))
     if numpy_too_new():  # this environment: every model is refused, for numpy's sake
-        assert "numpy<2" in fused
+        assert "numpy<2" in older
     else:
-        assert fused is None
+        assert older is None
 
 
 def test_tflite_runtime_loading_a_too_new_model_says_which_variant_to_use(
@@ -172,8 +176,11 @@ def test_tflite_runtime_loading_a_too_new_model_says_which_variant_to_use(
     if tflite_runtime.numpy_too_new():
         pytest.skip("tflite-runtime needs numpy<2 (it runs in the .venv-tflite environment)")
     entry = Bundle.open(tiny_bundle).manifest.to_dict()["variants"].get("tflite-dynint8", {})
-    if entry.get("route") != "keras3-while":
-        pytest.skip("the tiny bundle has no Keras 3 WHILE dynamic-int8 model")
-    monkeypatch.delitem(VARIANTS["tflite-dynint8"].route("keras3-while").refused, "tflite-runtime")
+    version = (entry.get("op_versions") or {}).get("FULLY_CONNECTED", 0)
+    if version < tflite_runtime.TOO_NEW_OP_VERSIONS["FULLY_CONNECTED"]:
+        pytest.skip(f"the tiny bundle's tflite-dynint8 has FULLY_CONNECTED version {version} (its dense weights are "
+                    "below the quantization threshold), which tflite-runtime loads: nothing too new to refuse")
+    monkeypatch.setattr(tflite_runtime, "TOO_NEW_OP_VERSIONS", {})
     with pytest.raises(BackendUnavailableError, match=r"FULLY_CONNECTED.*use variant tflite-"):
         Classifier.load(tiny_bundle, variant="tflite-dynint8", backend="tflite-runtime")
+

@@ -101,7 +101,18 @@ def reason_unsupported(backend: str, variant: str, entry: dict[str, Any]) -> str
     route = route_of(variant, entry.get("route"))
     if backend in route.refused:
         return f"{entry.get('file')} (route {route.name}) uses {route.refused[backend]}"
+    # What the file holds (its op versions in the manifest), known whether or not the backend is installed.
+    file_reason = getattr(_backend_module(backend).BACKEND, "file_reason", None)
+    if file_reason is not None and (reason := file_reason(entry)):
+        return reason
     return backend_class(backend).unsupported_reason(entry)
+
+
+def _backend_module(backend: str) -> Any:
+    """The backend's module in edgelstm.runtime.backends (importable without its interpreter package)."""
+    if backend not in BACKENDS:
+        raise BackendUnavailableError(f"unknown backend {backend!r}: accepted are auto, {', '.join(BACKENDS)}")
+    return importlib.import_module(f"edgelstm.runtime.backends.{BACKENDS[backend][0]}")
 
 
 def describe_install(backend: str) -> str:
