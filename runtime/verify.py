@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from edgelstm.core.errors import BackendUnavailableError, BundleError, EdgeLSTMError
-from edgelstm.core.variants import Tolerance, parse_variants
+from edgelstm.core.variants import VARIANTS, Tolerance, parse_variants
 from edgelstm.runtime import mediapipe_client, selection, textarrays, tuning
 from edgelstm.runtime.backends import base
 from edgelstm.runtime.bundle import Bundle
