@@ -34,7 +34,7 @@ def plan_rows(bundle: Bundle, variants: list[str], backends: list[str], notes: l
         notes.append(f"{BACKEND} skipped: it is not installed ({mediapipe_client.INSTALL_HINT})")
         return []
     return [{"kind": KIND, "variant": name, "backend": BACKEND,
-             "variant_status": bundle.variant(name).get("status")} for name in mobile]
+             "variant_status": bundle.variant(name).status} for name in mobile]
 
 
 def measure(spec: dict[str, Any], started_at: float) -> dict[str, Any]:
@@ -52,7 +52,8 @@ def measure(spec: dict[str, Any], started_at: float) -> dict[str, Any]:
         full_rows = golden["lengths"][has_text] >= golden["ids"].shape[1]
     rows = np.flatnonzero(has_text)
     texts = [texts[row] for row in rows]
-    recorded = Bundle.open(spec["bundle"]).variant(spec["variant"])["mediapipe"].get("differing_rows", [])
+    facts = Bundle.open(spec["bundle"]).variant(spec["variant"]).mediapipe
+    recorded = facts.differing_rows if facts is not None else ()
     differs = np.isin(rows, recorded)  # export's count of texts MediaPipe tokenizes unlike us
     memory = {"rss_at_start_mb": current_rss_mb()}
     classifier, timings = _cold_start(spec, texts[0], started_at)
@@ -84,7 +85,7 @@ def _cold_start(spec: dict[str, Any], first_text: str, started_at: float) -> tup
     mediapipe_client.import_text_classifier()
     imported = time.perf_counter()
     bundle = Bundle.open(spec["bundle"])
-    classifier = mediapipe_client.open_classifier(bundle.read_checked(bundle.variant(spec["variant"])["file"]))
+    classifier = mediapipe_client.open_classifier(bundle.read_checked(bundle.variant(spec["variant"]).file))
     loaded = time.perf_counter()
     classifier.classify(first_text)
     first = time.perf_counter()

@@ -207,6 +207,83 @@ def tolerance_from_fields(f: Fields) -> Tolerance:
                      max_accuracy_drop=f.number("max_accuracy_drop", low=0.0, high=100.0))
 
 
+@dataclass(frozen=True)
+class PlainUse:
+    """What an app that invokes a TFLite file plainly (once per text, its own inputs, no reset) must do."""
+
+    stateless: bool  # False: the file keeps the LSTM state between invocations (reset before each text)
+    inputs: int  # how many inputs the file declares
+    how: str  # one sentence for the app developer
+
+    @classmethod
+    def from_fields(cls, f: Fields) -> PlainUse:
+        return cls(stateless=f.boolean("stateless"), inputs=f.integer("inputs", low=1), how=f.text("how"))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"stateless": self.stateless, "inputs": self.inputs, "how": self.how}
+
+
+# How the runtime feeds a mobile file's [1, N] ids input (export/convert_mobile.py INPUT_LAYOUT):
+# MediaPipe's layout, the real ids first and padding after.
+POST_PADDED = "post-padded"
+INPUT_LAYOUTS = (POST_PADDED,)
+
+
+@dataclass(frozen=True)
+class MediaPipeFacts:
+    """A mobile variant as MediaPipe's TextClassifier runs it, and how it fared there on raw text.
+
+    Written by export (export/mobile_plan.py): the file's input and tokenizer, then the check
+    through MediaPipe on the evaluation set's raw texts, gated on `tolerance` (the variant's
+    raw-text bounds); `differing_rows` are the golden rows MediaPipe tokenizes unlike us,
+    which `verify` holds to the label bound only.
+    """
+
+    task: str
+    mediapipe_version: str
+    input_tokens: int  # N of the int32 [1, N] input
+    input_layout: str  # INPUT_LAYOUTS
+    delimiter: str  # the RegexTokenizer's RE2 delimiter
+    vocabulary_entries: int
+    labels: tuple[str, ...]
+    output: str
+    parity: dict[str, Any]  # every raw text, against Keras
+    same_tokenization_parity: dict[str, Any]  # the texts tokenized as ours
+    texts: int
+    tokenization_differs: int
+    differing_rows: tuple[int, ...]
+    examples: list[dict[str, Any]]
+    tolerance: Tolerance | None = None  # the raw-text bounds export gated it on (None: the variant table's)
+
+    @classmethod
+    def from_fields(cls, f: Fields) -> MediaPipeFacts:
+        rows = f.data.get("differing_rows")
+        if not (isinstance(rows, list) and all(is_int(row) and row >= 0 for row in rows)):
+            raise f.fail("differing_rows", "must be a list of golden row numbers (integers >= 0)")
+        examples = f.data.get("examples")
+        if not (isinstance(examples, list) and all(isinstance(item, dict) for item in examples)):
+            raise f.fail("examples", "must be a list of objects")
+        return cls(task=f.text("task"), mediapipe_version=f.text("mediapipe_version", nonempty=False),
+                   input_tokens=f.integer("input_tokens", low=1), input_layout=f.text("input_layout", choices=INPUT_LAYOUTS),
+                   delimiter=f.text("delimiter"), vocabulary_entries=f.integer("vocabulary_entries", low=0),
+                   labels=tuple(f.text_list("labels", min_length=2)), output=f.text("output", nonempty=False),
+                   parity=f.raw_object("parity"), same_tokenization_parity=f.raw_object("same_tokenization_parity"),
+                   texts=f.integer("texts", low=0), tokenization_differs=f.integer("tokenization_differs", low=0),
+                   differing_rows=tuple(rows), examples=examples,
+                   tolerance=tolerance_from_fields(f.obj("tolerance")) if f.has("tolerance") else None)  # type: ignore[arg-type]
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {"task": self.task, "mediapipe_version": self.mediapipe_version, "input_tokens": self.input_tokens,
+                "input_layout": self.input_layout, "delimiter": self.delimiter,
+                "vocabulary_entries": self.vocabulary_entries, "labels": list(self.labels), "output": self.output,
+                "parity": self.parity, "same_tokenization_parity": self.same_tokenization_parity, "texts": self.texts,
+                "tokenization_differs": self.tokenization_differs, "differing_rows": list(self.differing_rows),
+                "examples": self.examples}
+        if self.tolerance is not None:
+            data["tolerance"] = self.tolerance.to_dict()
+        return data
+
+
 # --- a variant ----------------------------------------------------------------------------------
 
 def _ops(f: Fields) -> list[Any]:
@@ -249,6 +326,8 @@ class VariantEntry:
     op_versions: dict[str, int] | None = None  # TFLite
     reset_variables: bool | None = None  # TFLite
     opset: dict[str, int] | None = None  # ONNX
+    plain_use: PlainUse | None = None  # TFLite: how an app invoking the file plainly must use it
+    mediapipe: MediaPipeFacts | None = None  # the mobile variants
 
     @property
     def passed(self) -> bool:
@@ -268,6 +347,9 @@ class VariantEntry:
         route = f.text("route", choices=spec.route_names)
         tolerance = tolerance_from_fields(f.obj("tolerance")) if f.has("tolerance") else spec.tolerance  # type: ignore[arg-type]
         fast = f.obj("fast_path", optional=True)
+        plain, mediapipe = f.obj("plain_use", optional=True), f.obj("mediapipe", optional=True)
+        if mediapipe is not None and not spec.is_mobile:
+            raise f.fail("mediapipe", f"belongs to a mobile variant only, not to {name}")
         return cls(
             name=name, file=f.text("file"), format=f.text("format", choices=(spec.format,)),
             precision=f.text("precision", choices=(spec.precision,)), description=f.text("description", nonempty=False),
@@ -278,7 +360,9 @@ class VariantEntry:
             fast_path=FastPath.from_fields(fast) if fast is not None else None,
             op_versions=f.int_map("op_versions", optional=True),
             reset_variables=f.boolean("reset_variables", optional=True),
-            opset=f.int_map("opset", optional=True))
+            opset=f.int_map("opset", optional=True),
+            plain_use=PlainUse.from_fields(plain) if plain is not None else None,
+            mediapipe=MediaPipeFacts.from_fields(mediapipe) if mediapipe is not None else None)
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"file": self.file, "format": self.format, "precision": self.precision,
@@ -291,6 +375,10 @@ class VariantEntry:
                     batch=self.batch, bytes=self.bytes, parity=self.parity)
         if self.fast_path is not None:
             data["fast_path"] = self.fast_path.to_dict()
+        if self.plain_use is not None:
+            data["plain_use"] = self.plain_use.to_dict()
+        if self.mediapipe is not None:
+            data["mediapipe"] = self.mediapipe.to_dict()
         data.update(tolerance=self.tolerance.to_dict(), status=self.status)
         return data
 
@@ -397,6 +485,9 @@ class Manifest:
     variant_preference: tuple[str, ...] = ()
     weights: Weights | None = None
     derived_from: DerivedFrom | None = None
+    # Variants of the default set this bundle cannot have, with the one-line reason (a tokenizer
+    # MediaPipe's RegexTokenizer cannot express gets no mobile variant; mediapipe not installed).
+    skipped: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, data: Any) -> Manifest:
@@ -418,7 +509,8 @@ class Manifest:
             default_variant=f.text("default_variant", optional=True),
             variant_preference=tuple(f.text_list("variant_preference", unique=True)),
             weights=Weights.from_fields(f.obj("weights")) if f.has("weights") else None,  # type: ignore[arg-type]
-            derived_from=DerivedFrom.from_fields(f.obj("derived_from")) if f.has("derived_from") else None)  # type: ignore[arg-type]
+            derived_from=DerivedFrom.from_fields(f.obj("derived_from")) if f.has("derived_from") else None,  # type: ignore[arg-type]
+            skipped=dict(f.text_map("skipped")) if f.has("skipped") else {})
         manifest.check_references()
         return manifest
 
@@ -459,6 +551,7 @@ class Manifest:
             "files": {name: record.to_dict() for name, record in self.files.items()},
             "variants": {name: entry.to_dict() for name, entry in self.variants.items()},
             "rejected": {name: rejection.to_dict() for name, rejection in self.rejected.items()},
+            "skipped": dict(self.skipped),
             "default_variant": self.default_variant, "variant_preference": list(self.variant_preference),
             "weights": self.weights.to_dict() if self.weights is not None else None,
             "golden": self.golden.to_dict(),

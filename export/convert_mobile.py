@@ -24,6 +24,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from edgelstm.core.manifest import POST_PADDED
 from edgelstm.export import convert_tflite, keras_model, mediapipe_metadata, mobile_tokenizer
 from edgelstm.export.jobs import ConversionJob
 from edgelstm.runtime.tokenizer import PADDING_ID, Tokenizer
@@ -33,7 +34,7 @@ from edgelstm.runtime.tokenizer import PADDING_ID, Tokenizer
 # reviews exceed 1000 words) see MediaPipe's first N tokens instead of the whole text's last.
 MIN_INPUT_TOKENS = 2048
 INPUT_FACTOR = 4  # at least this many windows, for models with a long maxlen
-INPUT_LAYOUT = "post-padded"  # what the runtime feeds this file: ids first, padding after
+INPUT_LAYOUT = POST_PADDED  # what the runtime feeds this file: ids first, padding after
 TASK = "mediapipe.tasks.text.TextClassifier"
 OUTPUT = "float32 [1, 2]: the score of each label, [1 - p, p]"
 

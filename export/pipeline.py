@@ -217,7 +217,7 @@ def _measure(outcome: Outcome, spec: VariantSpec, converted: dict[str, Any], che
                                                 ctx.keras_probs, variant=spec.name,
                                                 words=ctx.run.tokenizer.words)
         fields["mediapipe"] = {**mobile_plan.facts(ctx.run.tokenizer, ctx.run.maxlen, ctx.run.labels),
-                               **mediapipe.to_dict()}
+                               **mediapipe.to_dict(), "tolerance": spec.raw_text_tolerance.to_dict()}
         outcome.parity.failures += [f"MediaPipe on raw text: {failure}" for failure in mediapipe.failures]
         ctx.log(mediapipe.describe(spec.name))
     outcome.entry = {

@@ -65,8 +65,8 @@ def check(job: dict[str, Any]) -> dict[str, Any]:
     sys.modules["tensorflow"] = None  # type: ignore[assignment]  # proves the device side needs no TF
     import numpy as np
 
+    from edgelstm.core.manifest import POST_PADDED
     from edgelstm.export import inspect_model
-    from edgelstm.runtime.backends._tflite import POST_PADDED
     from edgelstm.runtime.padding import PADDING_STATES, PaddingStates
 
     path, backend_name = Path(job["file"]), job["backend"]

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from edgelstm.core.errors import BackendUnavailableError
-from edgelstm.core.variants import VARIANTS
+from edgelstm.core.variants import VARIANTS, Tolerance
 from edgelstm.runtime.parity import Parity, compare
 
 INSTALL_HINT = "pip install 'edgelstm[mediapipe]'"
@@ -73,16 +73,17 @@ def positive_probabilities(model: str | Path | bytes, texts: Sequence[str]) -> n
 
 
 def compare_raw_texts(probs: np.ndarray, reference: np.ndarray, *, variant: str, labels: np.ndarray,
-                      differs: np.ndarray) -> tuple[Parity, Parity]:
+                      differs: np.ndarray, raw_tolerance: Tolerance | None = None,
+                      tolerance: Tolerance | None = None) -> tuple[Parity, Parity]:
     """MediaPipe's probabilities on raw texts against Keras': (every text, texts tokenized as we do).
 
-    Every text: the variant's `raw_text_tolerance` (core/variants.py). Texts whose tokenization
-    MediaPipe reproduces (`differs` False): the variant's own bounds, as on ids. The failures
-    of both are in the first Parity's list.
+    Every text: `raw_tolerance` (default: the variant's `raw_text_tolerance`, core/variants.py).
+    Texts whose tokenization MediaPipe reproduces (`differs` False): `tolerance` (default: the
+    variant's own bounds), as on ids. The failures of both are in the first Parity's list.
     """
     overall = compare(probs, reference, variant=variant, labels=labels,
-                      tolerance=VARIANTS[variant].raw_text_tolerance)
+                      tolerance=raw_tolerance or VARIANTS[variant].raw_text_tolerance)
     same = ~np.asarray(differs, bool)
-    alike = compare(probs[same], reference[same], variant=variant, labels=labels[same])
+    alike = compare(probs[same], reference[same], variant=variant, labels=labels[same], tolerance=tolerance)
     overall.failures += [f"texts tokenized as ours: {failure}" for failure in alike.failures]
     return overall, alike

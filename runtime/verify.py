@@ -83,7 +83,7 @@ def verify_bundle(path: str | Path, *, variants: list[str] | None = None, backen
     wanted_backends = _backends(backends)
     report = Report(bundle=str(bundle.root), signed_by=bundle.signed_by)
     for name in _variants(bundle, variants, report):
-        if MEDIAPIPE in wanted_backends and bundle.variant(name).get("mediapipe"):
+        if MEDIAPIPE in wanted_backends and bundle.variant(name).mediapipe is not None:
             _mediapipe_check(bundle, name, golden, report)
         for option in selection.options(bundle, name):
             if option.backend not in wanted_backends:
@@ -122,13 +122,18 @@ def _mediapipe_check(bundle: Bundle, name: str, golden: dict[str, np.ndarray], r
     if texts is None:
         report.checks.append(Check(name, MEDIAPIPE, SKIPPED, note="golden.npz holds no raw texts", path=RAW_TEXT))
         return
+    entry = bundle.variant(name)
+    facts = entry.mediapipe
+    assert facts is not None  # the caller checks
     rows = np.flatnonzero(golden["has_text"])
-    differs = np.isin(rows, bundle.variant(name)["mediapipe"].get("differing_rows", []))
-    probs = mediapipe_client.positive_probabilities(bundle.read_checked(bundle.variant(name)["file"]),
-                                                    [texts[row] for row in rows])
+    differs = np.isin(rows, facts.differing_rows)
+    probs = mediapipe_client.positive_probabilities(bundle.read_checked(entry.file), [texts[row] for row in rows])
+    raw_bounds = facts.tolerance or VARIANTS[name].raw_text_tolerance  # what export gated it on
     parity, _ = mediapipe_client.compare_raw_texts(probs, golden["keras_probs"][rows], variant=name,
-                                                   labels=golden["labels"][rows], differs=differs)
-    report.checks.append(Check(name, MEDIAPIPE, OK if parity.passed else FAILED, parity=parity, path=RAW_TEXT))
+                                                   labels=golden["labels"][rows], differs=differs,
+                                                   raw_tolerance=raw_bounds, tolerance=entry.tolerance)
+    report.checks.append(Check(name, MEDIAPIPE, OK if parity.passed else FAILED, parity=parity, path=RAW_TEXT,
+                               tolerance=raw_bounds))
 
 
 def _backends(names: list[str] | None) -> list[str]:

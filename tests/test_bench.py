@@ -70,7 +70,7 @@ def expected_pairs(bundle_path: Path) -> set[tuple[str, str]]:
     if HAS_KERAS:
         pairs |= {(KERAS_VARIANT, mode) for mode in KERAS_MODES}
     if installed("mediapipe"):  # the mobile variants also run in MediaPipe's TextClassifier, raw text in
-        pairs |= {(name, "mediapipe") for name, entry in bundle.variants.items() if entry.get("mediapipe")}
+        pairs |= {(name, "mediapipe") for name, entry in bundle.variants.items() if entry.mediapipe is not None}
     return pairs
 
 

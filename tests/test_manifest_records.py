@@ -162,9 +162,9 @@ def test_export_refuses_a_field_the_records_would_drop(tmp_path: Path) -> None:
     from edgelstm.export.manifest import write_manifest
 
     data = schema2()
-    data["variants"]["onnx-fp32"]["plain_use"] = {"inputs": 1}
-    with pytest.raises(ExportError, match=r"variants.onnx-fp32.plain_use are not in the records"):
+    data["variants"]["onnx-fp32"]["hardware_hint"] = {"inputs": 1}  # no record has such a field
+    with pytest.raises(ExportError, match=r"variants.onnx-fp32.hardware_hint are not in the records"):
         write_manifest(data, tmp_path)
     assert not (tmp_path / "manifest.json").exists()
-    del data["variants"]["onnx-fp32"]["plain_use"]
+    del data["variants"]["onnx-fp32"]["hardware_hint"]
     assert write_manifest(data, tmp_path).to_dict() == json.loads((tmp_path / "manifest.json").read_text())

@@ -27,6 +27,11 @@ def bundle(tiny_bundle: Path) -> Bundle:
     return Bundle.open(tiny_bundle)
 
 
+def entry_of(bundle: Bundle, name: str) -> dict:
+    """The variant's manifest entry as written (the typed record's dict)."""
+    return bundle.variant(name).to_dict()
+
+
 def test_case_forms_fold_back_to_the_word_and_nothing_else() -> None:
     assert case_forms("don't") == ["Don't", "DON'T"]
     assert case_forms("a") == ["A"]
@@ -68,7 +73,7 @@ def test_the_cjk_rule_gets_a_mobile_variant_only_without_character_words() -> No
 
 @pytest.mark.parametrize("name", MOBILE)
 def test_the_mobile_file_is_what_mediapipe_needs(bundle: Bundle, name: str) -> None:
-    entry = bundle.variant(name)
+    entry = entry_of(bundle, name)
     assert len(entry["ops"]) == 1, "MediaPipe refuses a model with more than one subgraph"
     assert not {"WHILE", "UNIDIRECTIONAL_SEQUENCE_LSTM"} & set(entry["ops"][0])
     assert entry["reset_variables"] is False
@@ -76,9 +81,9 @@ def test_the_mobile_file_is_what_mediapipe_needs(bundle: Bundle, name: str) -> N
     (scores,) = entry["outputs"]
     facts = entry["mediapipe"]
     assert ids["dtype"] == "int32" and ids["shape"] == [1, facts["input_tokens"]]
-    assert facts["input_tokens"] > bundle.manifest["task"]["maxlen"]
+    assert facts["input_tokens"] > bundle.manifest.task.maxlen
     assert scores["dtype"] == "float32" and scores["shape"] == [1, len(bundle.labels)]
-    assert facts["labels"] == bundle.labels and facts["delimiter"] == DELIMITER
+    assert facts["labels"] == list(bundle.labels) and facts["delimiter"] == DELIMITER
     assert set(entry["ops"][0]) >= {"NOT_EQUAL", "SUM", "GATHER", "SELECT"}  # the window, in the graph
 
 
@@ -86,7 +91,7 @@ def test_the_metadata_names_the_parser_version_a_regex_tokenizer_needs(bundle: B
     from ai_edge_litert import schema_py_generated as schema
     from mediapipe.tasks.metadata import metadata_schema_py_generated as fb
 
-    model = schema.Model.GetRootAs(bundle.path(bundle.variant("mobile-fp32")["file"]).read_bytes(), 0)
+    model = schema.Model.GetRootAs(bundle.path(entry_of(bundle, "mobile-fp32")["file"]).read_bytes(), 0)
     (metadata,) = [model.Metadata(i) for i in range(model.MetadataLength()) if model.Metadata(i).Name() == b"TFLITE_METADATA"]
     raw = model.Buffers(metadata.Buffer()).DataAsNumpy().tobytes()
     root = fb.ModelMetadata.GetRootAsModelMetadata(raw, 0)
@@ -101,8 +106,8 @@ def test_mediapipe_on_raw_text_matches_keras_and_what_export_recorded(bundle: Bu
     golden = bundle.golden()
     texts = textarrays.unpack(golden)
     assert texts is not None and golden["has_text"].all()  # the synthetic run keeps its validation texts
-    probs = mediapipe_client.positive_probabilities(bundle.read_checked(bundle.variant(name)["file"]), texts)
-    recorded = bundle.variant(name)["mediapipe"]
+    probs = mediapipe_client.positive_probabilities(bundle.read_checked(entry_of(bundle, name)["file"]), texts)
+    recorded = entry_of(bundle, name)["mediapipe"]
     differs = np.isin(np.arange(len(texts)), recorded["differing_rows"])
     same = ~differs
     keras = golden["keras_probs"]
@@ -116,10 +121,10 @@ def test_mediapipe_on_raw_text_matches_keras_and_what_export_recorded(bundle: Bu
 
 
 def test_mediapipe_tokenization_differences_are_counted_and_shown(bundle: Bundle) -> None:
-    names = bundle.manifest["golden"]["edge_case_names"]
+    names = list(bundle.manifest.golden.edge_case_names)
     golden = bundle.golden()
     row = int(np.flatnonzero(golden["edge_case"])[names.index("case-and-width-forms")])
-    recorded = bundle.variant("mobile-fp32")["mediapipe"]
+    recorded = entry_of(bundle, "mobile-fp32")["mediapipe"]
     assert row in recorded["differing_rows"]  # mixed case and full-width letters: unknown to a regex
     example = next(e for e in recorded["examples"] if e["row"] == row)
     assert example["mediapipe"] == ["<UNKNOWN>", "<UNKNOWN>"] and "<UNKNOWN>" not in example["ours"]

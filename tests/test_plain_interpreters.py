@@ -63,16 +63,21 @@ def bundle(tiny_bundle: Path) -> Bundle:
     return Bundle.open(tiny_bundle)
 
 
+def entry_of(bundle: Bundle, name: str) -> dict:
+    """The variant's manifest entry as written (the typed record's dict)."""
+    return bundle.variant(name).to_dict()
+
+
 def tflite_variants(bundle: Bundle) -> list[str]:
-    return [name for name, entry in bundle.variants.items() if entry["format"] == "tflite"]
+    return [name for name, entry in bundle.manifest.to_dict()["variants"].items() if entry["format"] == "tflite"]
 
 
 def test_the_bundle_has_tflite_files_for_apps(bundle: Bundle) -> None:
     names = tflite_variants(bundle)
     assert len(names) >= 4, names
-    single = [name for name in names if len(bundle.variant(name)["inputs"]) == 1]
+    single = [name for name in names if len(entry_of(bundle, name)["inputs"]) == 1]
     assert "mobile-fp32" in single and "mobile-dynint8" in single, single  # a plain one-input file exists
-    assert all(not bundle.variant(name)["reset_variables"] for name in ("mobile-fp32", "mobile-dynint8"))
+    assert all(not entry_of(bundle, name)["reset_variables"] for name in ("mobile-fp32", "mobile-dynint8"))
 
 
 def test_every_tflite_is_right_invoked_row_after_row_on_one_interpreter(bundle: Bundle) -> None:
@@ -80,7 +85,7 @@ def test_every_tflite_is_right_invoked_row_after_row_on_one_interpreter(bundle: 
     ids, keras = golden["ids"], golden["keras_probs"]
     stateful: list[str] = []
     for name in tflite_variants(bundle):
-        entry = bundle.variant(name)
+        entry = entry_of(bundle, name)
         content = bundle.read_checked(entry["file"])
         one = fresh(content)
         sequential = np.array([invoke(one, row) for row in ids], np.float32)
@@ -101,7 +106,7 @@ def test_every_tflite_is_right_invoked_row_after_row_on_one_interpreter(bundle: 
 def test_files_with_state_inputs_say_so_in_the_manifest_and_the_card(bundle: Bundle) -> None:
     card = (bundle.root / "README.md").read_text(encoding="utf-8")
     for name in tflite_variants(bundle):
-        entry = bundle.variant(name)
+        entry = entry_of(bundle, name)
         if len(entry["inputs"]) > 1:
             assert entry["fast_path"]["inputs"].keys() == {"ids", "h0", "c0"}, name
             assert "h0" in entry["plain_use"]["how"] and entry["plain_use"]["inputs"] == 3, name

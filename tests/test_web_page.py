@@ -118,7 +118,7 @@ def test_browser_matches_the_bundles_keras_outputs(report: dict, tiny_bundle: Pa
 
 
 def case_and_width_text(bundle: Bundle) -> str | None:
-    names = bundle.manifest["golden"]["edge_case_names"]
+    names = list(bundle.manifest.golden.edge_case_names)
     if "case-and-width-forms" not in names:
         return None
     return str(bundle.golden()["edge_texts"][names.index("case-and-width-forms")])

@@ -36,11 +36,10 @@ from typing import Any
 import numpy as np
 
 from edgelstm.core.errors import BackendUnavailableError, BundleError
+from edgelstm.core.manifest import POST_PADDED
 from edgelstm.runtime import tuning
 from edgelstm.runtime.backends._workers import RowWorkers
 from edgelstm.runtime.padding import FAST_PATH_INPUTS, PADDING_ID, PaddingStates, steps_needed
-
-POST_PADDED = "post-padded"  # export/convert_mobile.py's INPUT_LAYOUT
 
 # Messages of interpreters that meet an op (or op version) newer than they know.
 _TOO_NEW_MARKERS = ("Didn't find op for builtin opcode", "Encountered unresolved custom op", "Registration failed")
