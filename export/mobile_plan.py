@@ -62,7 +62,7 @@ def plain_use(fields: dict[str, Any]) -> dict[str, Any]:
     elif fields.get("fast_path"):
         how = ("three inputs for the fast path: the ids (any length up to maxlen) and the LSTM's initial state "
                "h0, c0; used plainly, size the ids input to [1, maxlen] once, then feed maxlen pre-padded ids "
-               "and zeros for h0 and c0. An app wanting one input uses a mobile-* or tflite-int8 file")
+               "and zeros for h0 and c0. An app wanting one input and no state uses a mobile-* file")
     elif "mediapipe" in fields:
         how = ("one input, no state: MediaPipe's TextClassifier feeds it from raw text; a plain interpreter "
                "feeds the ids first and padding after, and reads [1 - p, p]")
