@@ -10,7 +10,6 @@ rows (latency.real, throughput, parity), so the report and the comparison read i
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from typing import Any
@@ -46,13 +45,14 @@ def measure(spec: dict[str, Any], started_at: float) -> dict[str, Any]:
     from edgelstm.benchmarks.stats import summarize, timed_calls
     from edgelstm.runtime import textarrays
 
-    with np.load(os.path.join(spec["bundle"], "golden.npz"), allow_pickle=False) as golden:
-        texts, has_text = textarrays.unpack(golden), golden["has_text"]
-        reference, labels = golden["keras_probs"][has_text], golden["labels"][has_text]
-        full_rows = golden["lengths"][has_text] >= golden["ids"].shape[1]
+    bundle = Bundle.open(spec["bundle"])
+    golden = bundle.golden()  # parsed from the checked bytes, as verify reads it
+    texts, has_text = textarrays.unpack(golden) or [], golden["has_text"]
+    reference, labels = golden["keras_probs"][has_text], golden["labels"][has_text]
+    full_rows = golden["lengths"][has_text] >= golden["ids"].shape[1]
     rows = np.flatnonzero(has_text)
     texts = [texts[row] for row in rows]
-    facts = Bundle.open(spec["bundle"]).variant(spec["variant"]).mediapipe
+    facts = bundle.variant(spec["variant"]).mediapipe
     recorded = facts.differing_rows if facts is not None else ()
     differs = np.isin(rows, recorded)  # export's count of texts MediaPipe tokenizes unlike us
     memory = {"rss_at_start_mb": current_rss_mb()}
