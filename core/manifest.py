@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
+from edgelstm.core import family
 from edgelstm.core.errors import BundleError
+from edgelstm.core.family import RecurrentLayer
 from edgelstm.core.fields import Fields, describe, is_int
 from edgelstm.core.outputs import LABEL_THRESHOLD, OUTPUT_KINDS, SCHEMA1_OUTPUT, SIGMOID
 from edgelstm.core.variants import VARIANTS, Tolerance, variant_spec
@@ -105,6 +107,7 @@ class SourceRun:
         # the sizes the runtime checks the tokenizer and the padding states against
         architecture.integer("vocab_size", optional=True, low=1, high=MAX_VOCAB)
         architecture.integer("lstm_units", optional=True, low=1, high=MAX_VOCAB)
+        _check_recurrent(architecture)
         return cls(name=f.text("name"), config=f.raw_object("config"), model_sha256=f.sha256("model_sha256"),
                    data_fingerprint=f.raw_object("data_fingerprint"),
                    validation_accuracy=f.number("validation_accuracy", optional=True, low=0.0, high=1.0),
@@ -119,10 +122,41 @@ class SourceRun:
     def lstm_units(self) -> int | None:
         return self.architecture.get("lstm_units")
 
+    @property
+    def recurrent(self) -> tuple[RecurrentLayer, ...]:
+        """The recurrent stack (core.family), bottom first; bundles before the family held one LSTM."""
+        records = self.architecture.get("recurrent")
+        if records is None:
+            return (RecurrentLayer(family.LSTM, int(self.lstm_units or 1)),)
+        return family.stack_from_records(records)
+
+    @property
+    def padded_only(self) -> str | None:
+        """Why no variant skips the padding (a bidirectional stack), or None."""
+        return self.architecture.get("padded_only")
+
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "config": self.config, "model_sha256": self.model_sha256,
                 "data_fingerprint": self.data_fingerprint, "validation_accuracy": self.validation_accuracy,
                 "architecture": self.architecture}
+
+
+def _check_recurrent(architecture: Fields) -> None:
+    """source_run.architecture's family fields (docs/family.md), when the bundle has them."""
+    if not architecture.has("recurrent"):
+        return
+    value = architecture.data["recurrent"]
+    if not isinstance(value, list) or not value:
+        raise architecture.fail("recurrent", "must be a non-empty list of layers")
+    for index in range(len(value)):
+        layer = Fields(value[index], architecture.path(f"recurrent[{index}]"), source=architecture.source,
+                       error=architecture.error_class)
+        layer.text("cell", choices=family.CELLS)
+        layer.integer("units", low=1, high=MAX_VOCAB)
+        layer.boolean("bidirectional")
+        layer.boolean("use_bias", optional=True)
+    architecture.boolean("fast_path", optional=True)
+    architecture.text("padded_only", optional=True)
 
 
 @dataclass(frozen=True)
@@ -182,15 +216,16 @@ class TensorInfo:
 class FastPath:
     """The model takes the LSTM's initial state: `inputs` names them, `padding_states` the table to start from."""
 
-    inputs: dict[str, str]  # "ids", "h0", "c0" -> the model's input names
+    # "ids" and each layer's state ("h0", "c0", "h0_layer1", ...; core.family) -> the model's input names
+    inputs: dict[str, str]
     padding_states: str
     parity: dict[str, Any] | None
 
     @classmethod
     def from_fields(cls, f: Fields) -> FastPath:
         inputs = f.text_map("inputs")
-        if set(inputs) != {"ids", "h0", "c0"}:
-            raise f.fail("inputs", "must name the inputs ids, h0 and c0")
+        if not family.is_fast_path_inputs(inputs):
+            raise f.fail("inputs", "must name the inputs ids and the states h0 (c0, h0_layer1, c0_layer1, ...)")
         return cls(inputs=dict(inputs), padding_states=f.text("padding_states"),
                    parity=f.raw_object("parity", optional=True))
 

@@ -60,6 +60,9 @@ class Route:
     # interpreter (of `interpreters`) -> why it cannot load this route's file: refused before loading
     refused: Mapping[str, str] = field(default_factory=dict)
     source: str | None = None  # variant whose file this route transforms instead of the Keras model
+    # stack feature (core.family.features: "gru", "stacked", "bidirectional") -> why this route
+    # cannot build it: export refuses the variant with that reason before converting
+    family_refused: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def runs_on(self) -> tuple[str, ...]:
@@ -129,9 +132,9 @@ def _keras3_while(why: str, *, numpy: bool = False, refused: Mapping[str, str] |
                  IDS_AND_STATE, why, refused=dict(refused or {}))
 
 
-def _fused(why: str, *, numpy: bool = False) -> Route:
+def _fused(why: str, *, numpy: bool = False, family_refused: Mapping[str, str] | None = None) -> Route:
     return Route(TF_KERAS_FUSED, f"{_TFLITE}:tf_keras_fused", TFLITE_INTERPRETERS + ((NUMPY,) if numpy else ()),
-                 IDS, why)
+                 IDS, why, family_refused=dict(family_refused or {}))
 
 
 def _unrolled(why: str) -> Route:
@@ -141,6 +144,9 @@ def _unrolled(why: str) -> Route:
 def _mediapipe(why: str) -> Route:
     return Route(MEDIAPIPE_UNROLLED, f"{_MOBILE}:mediapipe_unrolled", TFLITE_INTERPRETERS, MEDIAPIPE_IDS, why)
 
+# TFLite has no fused GRU op: measured, the tf_keras rebuild of a GRU converts to the same WHILE graph.
+_GRU_INT8 = ("TFLite has no fused GRU op, so the GRU stays a WHILE loop, and full-int8 conversion of a WHILE "
+             "graph crashes the converter (SIGSEGV, measured); the float and dynamic-range variants work")
 
 # Quantized outputs move by design: their bounds hold labels and accuracy, not probabilities.
 _QUANTIZED = Tolerance(max_abs_diff=None, min_label_agreement=0.99, max_accuracy_drop=0.5)
@@ -196,7 +202,8 @@ _ROWS = (
         # step: on an IMDB-sized model it agreed with Keras on 93.7 % of labels, under the 99 % bound,
         # so it is opt-in. keras3-while is accepted so the crash handling can be exercised: the
         # converter segfaults on full int8 of the WHILE graph, and export reports that variant as failed.
-        routes=(_fused("the default (7.3 ms); keeps the LSTM state in variable tensors: reset before every text"),
+        routes=(_fused("the default (7.3 ms); keeps the LSTM state in variable tensors: reset before every text",
+                       family_refused={"gru": _GRU_INT8}),
                 _unrolled("stateless, but the cell state is quantized at every step: 93.7 % of labels on an "
                           "IMDB-sized model, under the bound"),
                 _keras3_while("crashes the converter (SIGSEGV); accepted to exercise export's crash handling")),
@@ -245,9 +252,11 @@ PREFERENCE: tuple[str, ...] = tuple(spec.name for spec in sorted(_ROWS, key=lamb
 
 # The fast path (runtime/padding.py) against the padded way on the same float32 variant and
 # backend: the same arithmetic from a state computed by Keras' cell instead of by the model,
-# so only summation order differs; measured 7e-8 (litert WHILE) and 1.2e-7 (onnxruntime) on IMDB.
+# so only summation order differs; measured 7e-8 (litert WHILE) and 1.2e-7 (onnxruntime) on the
+# IMDB LSTM, 1.5e-6 on a tiny trained GRU in onnxruntime (its GRU op orders the sums unlike
+# Keras' cell, which computed the table). A wrong table row or state moves outputs by 1e-2.
 # Quantized variants are held to their own bounds on both paths instead.
-FAST_PATH_MAX_DIFF_FP32 = 1e-6
+FAST_PATH_MAX_DIFF_FP32 = 1e-5
 
 # The same MediaPipe .tflite in the browser (wasm, @mediapipe/tasks-text) and in Python
 # MediaPipe: one C++ core, so only the compiler's float code differs; measured 1.2e-7.

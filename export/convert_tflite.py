@@ -17,7 +17,7 @@ from edgelstm.core.variants import KERAS3_UNROLLED, KERAS3_WHILE, TF_KERAS_FUSED
 from edgelstm.export import keras_model
 from edgelstm.export.jobs import ConversionJob
 
-INPUT_NAME, H0_NAME, C0_NAME = "ids", "h0", "c0"
+INPUT_NAME = "ids"
 # A dynamic batch fails ('tf.TensorListReserve' op requires element_shape to be static):
 # every TFLite model here reads one sequence per invocation.
 BATCH = 1
@@ -45,54 +45,49 @@ def convert(model_path: Path, out: Path, *, route: str, precision: str, calibrat
     arch = keras_model.architecture(model)
     with tempfile.TemporaryDirectory(prefix="edgelstm-savedmodel-") as scratch:
         if route == KERAS3_WHILE:
-            converter = _keras3_while(model, arch.lstm_units, Path(scratch))
+            converter = _keras3_while(model, arch, Path(scratch))
         elif route == TF_KERAS_FUSED:
-            converter = _tf_keras_fused(model, arch)
+            converter = _tf_keras_fused(model)
         elif route == KERAS3_UNROLLED:
             converter = unrolled_converter(model, arch, Path(scratch))
         else:
             raise ValueError(f"unknown TFLite route {route!r}")
-        # The WHILE route's model also takes the LSTM state: calibrate it from the zero state.
-        state_units = arch.lstm_units if route == KERAS3_WHILE else None
-        settings = set_precision(converter, precision, calibration_path, state_units)
+        # The WHILE route's model also takes the recurrent states: calibrate it from the zero state.
+        states = {role: arch.state_units(role) for role in arch.state_roles} if route == KERAS3_WHILE else {}
+        settings = set_precision(converter, precision, calibration_path, states)
         out.write_bytes(converter.convert())
     return settings
 
 
-def _keras3_while(model: Any, units: int, scratch: Path) -> Any:
-    """Keras 3's own SavedModel export with a batch-1 signature: the LSTM becomes a WHILE loop.
+def _keras3_while(model: Any, arch: keras_model.Architecture, scratch: Path) -> Any:
+    """Keras 3's own SavedModel export with a batch-1 signature: each recurrent layer becomes a WHILE loop.
 
-    The stateful twin (inputs ids [1, None], h0, c0) is exported: its length is dynamic
-    (resize the ids input per text) and its initial state an input, so the runtime can skip
-    the padding (docs/contracts.md, "Fast path"); zero state and maxlen ids is the padded model.
+    The stateful twin (inputs ids [1, None] and each layer's initial state: h0, c0, h0_layer1,
+    ...) is exported: its length is dynamic (resize the ids input per text) and its initial
+    states inputs, so the runtime can skip the padding (docs/contracts.md, "Fast path"); zero
+    states and maxlen ids is the padded model. A bidirectional stack has no state inputs and
+    reads ids [1, maxlen] (core.family.PADDED_ONLY_BIDIRECTIONAL).
     """
     import tensorflow as tf
 
     twin = keras_model.stateful_twin(model, batch_size=BATCH)
-    signature = [[tf.TensorSpec([BATCH, None], tf.int32, name=INPUT_NAME),
-                  tf.TensorSpec([BATCH, units], tf.float32, name=H0_NAME),
-                  tf.TensorSpec([BATCH, units], tf.float32, name=C0_NAME)]]
+    length = None if arch.fast_path else arch.maxlen
+    signature = [[tf.TensorSpec([BATCH, length], tf.int32, name=INPUT_NAME)]
+                 + [tf.TensorSpec([BATCH, arch.state_units(role)], tf.float32, name=role) for role in arch.state_roles]]
     twin.export(str(scratch), format="tf_saved_model", input_signature=signature, verbose=False)
     return tf.lite.TFLiteConverter.from_saved_model(str(scratch))
 
 
 def unrolled_twin(model: Any, arch: keras_model.Architecture) -> Any:
-    """The same weights in a Keras 3 model whose LSTM is unrolled over maxlen steps, batch 1.
+    """The same weights in a Keras 3 model whose recurrent layers are unrolled over maxlen steps, batch 1.
 
     One subgraph of builtin ops and no variable tensors: every invocation starts from the
     zero state, so a plain interpreter (an app, MediaPipe) gets the right answer without
     resetting anything. The steps share one weight buffer: the file stays the fused size
     plus a few percent.
     """
-    keras = keras_model.import_keras()
-    twin = keras.Sequential([
-        keras.Input((arch.maxlen,), batch_size=BATCH, dtype="int32", name=INPUT_NAME),
-        keras.layers.Embedding(arch.vocab_size, arch.embedding_dim),
-        keras.layers.LSTM(arch.lstm_units, use_bias=arch.use_bias, unroll=True),
-        keras.layers.Dense(1, activation="sigmoid"),
-    ])
-    twin.set_weights(model.get_weights())
-    return twin
+    # Every member of the recurrent family (core.family), each layer unrolled; input `ids`.
+    return keras_model.twin(model, batch_size=BATCH, state_inputs=False, unroll=True)
 
 
 def saved_model_converter(twin: Any, serve: Any, signature: list[Any], scratch: Path) -> Any:
@@ -119,25 +114,17 @@ def unrolled_converter(model: Any, arch: keras_model.Architecture, scratch: Path
                                  scratch)
 
 
-def _tf_keras_fused(model: Any, arch: keras_model.Architecture) -> Any:
-    """The same weights in a tf_keras (Keras 2) rebuild, which converts to one fused LSTM op."""
+def _tf_keras_fused(model: Any) -> Any:
+    """The same weights in a tf_keras (Keras 2) rebuild: each LSTM direction converts to one fused
+    UNIDIRECTIONAL_SEQUENCE_LSTM op (a GRU has no fused op and stays a WHILE loop)."""
     import tensorflow as tf
     import tf_keras
 
-    layers = tf_keras.layers
-    twin = tf_keras.Sequential([
-        tf_keras.Input((arch.maxlen,), batch_size=BATCH, dtype="int32", name=INPUT_NAME),
-        layers.Embedding(arch.vocab_size, arch.embedding_dim),
-        layers.LSTM(arch.lstm_units, use_bias=arch.use_bias),
-        layers.Dense(1, activation="sigmoid"),
-    ])
-    weights = keras_model.numpy_weights(model)
-    lstm = [weights["lstm_kernel"], weights["lstm_recurrent_kernel"]] + ([weights["lstm_bias"]] if arch.use_bias else [])
-    twin.set_weights([weights["embedding"], *lstm, weights["dense_kernel"], weights["dense_bias"]])
+    twin = keras_model.twin(model, batch_size=BATCH, module=tf_keras, state_inputs=False)
     return tf.lite.TFLiteConverter.from_keras_model(twin)
 
 
-def set_precision(converter: Any, precision: str, calibration_path: Path, state_units: int | None) -> dict[str, Any]:
+def set_precision(converter: Any, precision: str, calibration_path: Path, states: dict[str, int] | None) -> dict[str, Any]:
     """Configure quantization; returns the settings for the manifest."""
     import tensorflow as tf
 
@@ -151,14 +138,14 @@ def set_precision(converter: Any, precision: str, calibration_path: Path, state_
         # Per-tensor int8 weights for the dense layers keep FULLY_CONNECTED at version 9, which
         # tflite-runtime 2.14 loads (per-channel gives version 12, which it cannot); the WHILE
         # route keeps per-channel weights since only ai-edge-litert runs its dynamic-int8 form.
-        if state_units is None:
+        if not states:  # a model without state inputs (fused, unrolled, or a bidirectional stack's)
             converter._experimental_disable_per_channel_quantization_for_dense_layers = True
             converter._experimental_disable_per_channel = True
             return {"optimizations": ["DEFAULT"], "per_channel_dense": False}
         return {"optimizations": ["DEFAULT"]}
     if precision == "int8":
         calibration = _calibration_ids(calibration_path)
-        converter.representative_dataset = lambda: _one_row_at_a_time(calibration, state_units)
+        converter.representative_dataset = lambda: _one_row_at_a_time(calibration, states or {})
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         # Input stays int32 (token ids exceed int8) and output float32 (a probability).
         return {"optimizations": ["DEFAULT"], "supported_ops": ["TFLITE_BUILTINS_INT8"],
@@ -171,10 +158,11 @@ def _calibration_ids(path: Path) -> np.ndarray:
         return data["ids"].astype(np.int32)
 
 
-def _one_row_at_a_time(ids: np.ndarray, state_units: int | None) -> Iterator[Any]:
+def _one_row_at_a_time(ids: np.ndarray, states: dict[str, int]) -> Iterator[Any]:
+    """Calibration rows; `states`: state input -> units of a model that takes them (fed zeros)."""
     for row in range(len(ids)):
-        if state_units is None:
+        if not states:
             yield [ids[row:row + BATCH]]
-        else:  # the signature's inputs by name, the padded way: zero initial state
-            zeros = np.zeros((BATCH, state_units), np.float32)
-            yield {INPUT_NAME: ids[row:row + BATCH], H0_NAME: zeros, C0_NAME: zeros}
+        else:  # the signature's inputs by name, the padded way: zero initial states
+            yield {INPUT_NAME: ids[row:row + BATCH],
+                   **{role: np.zeros((BATCH, units), np.float32) for role, units in states.items()}}

@@ -9,10 +9,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from edgelstm.core import family
+
 DEFAULT_ONNX_DOMAIN = "ai.onnx"
-# ONNX ops that hold one recurrent layer; Loop/Scan mean the LSTM was unrolled into a loop.
-ONNX_LSTM_OPS = ("ai.onnx:LSTM", "com.microsoft:DynamicQuantizeLSTM")
+# ONNX ops that hold one recurrent layer (both directions of a bidirectional one), per cell;
+# Loop/Scan mean a layer was unrolled into a loop of small ops.
+ONNX_RECURRENT_OPS = {family.LSTM: ("ai.onnx:LSTM", "com.microsoft:DynamicQuantizeLSTM"), family.GRU: ("ai.onnx:GRU",)}
+ONNX_LSTM_OPS = tuple(op for ops in ONNX_RECURRENT_OPS.values() for op in ops)
 ONNX_LOOP_OPS = ("ai.onnx:Loop", "ai.onnx:Scan")
+_TFLITE_SIGNATURE_PREFIX = "serving_default_"
 # What the manifest records of each format (docs/contracts.md, variant entry).
 TFLITE_FIELDS = ("ops", "op_versions", "reset_variables", "inputs", "outputs", "batch")
 ONNX_FIELDS = ("ops", "opset", "inputs", "outputs", "batch")
@@ -77,22 +82,20 @@ def _tflite_io(model: Any, schema: Any) -> dict[str, Any]:
 
 
 def fast_path_inputs(info: dict[str, Any]) -> dict[str, str] | None:
-    """{"ids", "h0", "c0"} -> input name when the model takes an initial state (the fast path), else None.
+    """Role ("ids", and the states h0, c0, h0_layer1, ...) -> input name when the model takes its
+    initial states (the fast path), else None.
 
     TFLite names them `serving_default_<name>:0`, ONNX keeps the signature's names.
     """
-    from edgelstm.runtime.padding import FAST_PATH_INPUTS
+    from edgelstm.runtime.padding import fast_path_roles
 
     names = [value["name"] for value in info["inputs"]]
-    if len(names) != len(FAST_PATH_INPUTS):
+    if len(names) < 2:
         return None
-    roles = {}
-    for role in FAST_PATH_INPUTS:
-        matches = [name for name in names if name in (role, f"serving_default_{role}:0")]
-        if len(matches) != 1:
-            return None
-        roles[role] = matches[0]
-    return roles
+    roles = {name.removeprefix(_TFLITE_SIGNATURE_PREFIX).removesuffix(":0"): name for name in names}
+    if len(roles) != len(names) or not fast_path_roles(list(roles)):
+        return None
+    return {role: roles[role] for role in ["ids", *family.ordered_roles(role for role in roles if role != "ids")]}
 
 
 def onnx_info(path: Path) -> dict[str, Any]:
@@ -122,16 +125,19 @@ def _onnx_value(value: Any) -> dict[str, Any]:
     return {"name": value.name, "dtype": helper.tensor_dtype_to_np_dtype(tensor.elem_type).name, "shape": shape}
 
 
-def onnx_problems(info: dict[str, Any]) -> list[str]:
-    """One LSTM node, no Loop or Scan, checker clean, dynamic batch axis."""
+def onnx_problems(info: dict[str, Any], recurrent: list[dict[str, Any]] | None = None) -> list[str]:
+    """One recurrent node per layer of the stack (`recurrent`: core.family.RecurrentLayer dicts; default
+    the classic single LSTM), no Loop or Scan, checker clean, dynamic batch axis."""
     counts = info["lstm_nodes"]
     problems = []
-    lstm = sum(counts[op] for op in ONNX_LSTM_OPS)
-    if lstm != 1:
-        problems.append(f"{lstm} LSTM nodes ({', '.join(ONNX_LSTM_OPS)}), expected exactly one")
+    for cell, ops in ONNX_RECURRENT_OPS.items():
+        wanted = sum(1 for layer in recurrent or [{"cell": family.LSTM}] if layer["cell"] == cell)
+        found = sum(counts[op] for op in ops)
+        if found != wanted:
+            problems.append(f"{found} {cell.upper()} nodes ({', '.join(ops)}), expected {wanted} (one per layer)")
     loops = [f"{op} x{counts[op]}" for op in ONNX_LOOP_OPS if counts[op]]
     if loops:
-        problems.append(f"the graph loops ({', '.join(loops)}): the LSTM was not converted to one node")
+        problems.append(f"the graph loops ({', '.join(loops)}): a recurrent layer was not converted to one node")
     if info["checker_error"]:
         problems.append(f"onnx.checker refuses the model: {info['checker_error']}")
     if info["batch"] is not None:

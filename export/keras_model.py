@@ -1,4 +1,8 @@
-"""The trained Keras 3 model: load it, check it is the three-layer classifier, read its weights.
+"""The trained Keras 3 model: load it, check it is in the recurrent family, read its weights.
+
+The family (edgelstm.core.family): Embedding -> LSTM or GRU layers, each optionally
+Bidirectional -> Dense(1, sigmoid), with weightless Dropout layers anywhere. Anything else
+is refused here, before any conversion, with one line naming the layer found.
 
 Runs inside the export subprocesses only: importing this module costs nothing,
 each function imports Keras itself.
@@ -7,29 +11,73 @@ each function imports Keras itself.
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from edgelstm.core import family
 from edgelstm.core.errors import ExportError
+from edgelstm.core.family import GRU, LSTM, RecurrentLayer
 
-# Layers with no effect at inference that may sit between the three weighted ones.
+# Layers with no effect at inference that may sit between the weighted ones.
 PASS_THROUGH = ("InputLayer", "Dropout", "SpatialDropout1D")
-EXPECTED = "Embedding -> LSTM -> Dense(1, sigmoid)"
+RECURRENT_TYPES = {"LSTM": LSTM, "GRU": GRU}
 
 
 @dataclass(frozen=True)
 class Architecture:
     vocab_size: int
     embedding_dim: int
-    lstm_units: int
     maxlen: int
-    use_bias: bool
+    recurrent: tuple[RecurrentLayer, ...]
+
+    @property
+    def lstm_units(self) -> int:
+        """Width of the first layer's state (h0, c0): what the classic model calls its LSTM units."""
+        return self.recurrent[0].units
+
+    @property
+    def use_bias(self) -> bool:
+        return all(layer.use_bias for layer in self.recurrent)
+
+    @property
+    def fast_path(self) -> bool:
+        return family.fast_path_applies(self.recurrent)
+
+    @property
+    def state_roles(self) -> list[str]:
+        """The twin's state inputs, layer by layer (none when the fast path does not apply)."""
+        return family.state_roles(self.recurrent) if self.fast_path else []
+
+    def state_units(self, role: str) -> int:
+        return self.recurrent[family.role_layer(role)[0]].units
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The manifest's source_run.architecture: the classic fields, then the stack layer by layer."""
+        data: dict[str, Any] = {"vocab_size": self.vocab_size, "embedding_dim": self.embedding_dim,
+                                "lstm_units": self.lstm_units, "maxlen": self.maxlen, "use_bias": self.use_bias,
+                                "layers": family.describe(self.recurrent),
+                                "recurrent": [layer.to_dict() for layer in self.recurrent],
+                                "fast_path": self.fast_path}
+        reason = family.padded_only_reason(self.recurrent)
+        if reason:
+            data["padded_only"] = reason
+        return data
+
+
+@dataclass(frozen=True)
+class Layers:
+    """The model's weighted layers: the embedding, each recurrent layer with its description, the head."""
+
+    embedding: Any
+    recurrent: tuple[tuple[RecurrentLayer, Any], ...]
+    dense: Any
+
+    @property
+    def stack(self) -> tuple[RecurrentLayer, ...]:
+        return tuple(spec for spec, _ in self.recurrent)
 
 
 def import_keras() -> Any:
@@ -46,19 +94,42 @@ def load_model(path: Path) -> Any:
     return keras.saving.load_model(path, compile=False)
 
 
-def layers_of(model: Any) -> tuple[Any, Any, Any]:
-    """The Embedding, LSTM and Dense layers, or an error naming what the model holds instead."""
+def layers_of(model: Any) -> Layers:
+    """The family's layers, or an ExportError naming the first layer outside it."""
     kept = [layer for layer in model.layers if type(layer).__name__ not in PASS_THROUGH]
-    kinds = [type(layer).__name__ for layer in kept]
-    if kinds != ["Embedding", "LSTM", "Dense"]:
-        raise ExportError(f"the model's layers are {' -> '.join(kinds) or 'none'}: export converts exactly "
-                          f"{EXPECTED} (the model `edgelstm train` builds)")
-    embedding, lstm, dense = kept
+    if len(kept) < 3 or type(kept[0]).__name__ != "Embedding" or type(kept[-1]).__name__ != "Dense":
+        kinds = " -> ".join(type(layer).__name__ for layer in kept) or "none"
+        raise ExportError(f"the model's layers are {kinds}: export converts {family.SUPPORTED}")
+    embedding, middle, dense = kept[0], kept[1:-1], kept[-1]
     _check_config(embedding, mask_zero=False)
-    _check_config(lstm, return_sequences=False, return_state=False, go_backwards=False, stateful=False,
-                  activation="tanh", recurrent_activation="sigmoid")
     _check_config(dense, units=1, activation="sigmoid")
-    return embedding, lstm, dense
+    recurrent = tuple((_recurrent_spec(layer, last=index == len(middle) - 1), layer)
+                      for index, layer in enumerate(middle))
+    return Layers(embedding, recurrent, dense)
+
+
+def _recurrent_spec(layer: Any, *, last: bool) -> RecurrentLayer:
+    """One recurrent layer's description, checking it computes what the device models compute."""
+    kind = type(layer).__name__
+    bidirectional = kind == "Bidirectional"
+    inner = layer.forward_layer if bidirectional else layer
+    inner_kind = type(inner).__name__
+    if inner_kind not in RECURRENT_TYPES:
+        what = f"Bidirectional({inner_kind})" if bidirectional else kind
+        raise ExportError(f"layer {layer.name} is a {what}, which is outside the recurrent family: export "
+                          f"converts {family.SUPPORTED}")
+    if bidirectional:
+        _check_config(layer, merge_mode="concat")
+        _check_config(layer.backward_layer, go_backwards=True)
+    cell = RECURRENT_TYPES[inner_kind]
+    expected: dict[str, Any] = {"return_sequences": not last, "return_state": False, "stateful": False,
+                                "activation": "tanh", "recurrent_activation": "sigmoid"}
+    if not bidirectional:
+        expected["go_backwards"] = False
+    if cell == GRU:
+        expected["reset_after"] = True  # Keras' default: the recurrent bias inside the reset gate's product
+    _check_config(inner, **expected)
+    return RecurrentLayer(cell, int(inner.units), bidirectional=bidirectional, use_bias=bool(inner.use_bias))
 
 
 def _check_config(layer: Any, **expected: Any) -> None:
@@ -67,29 +138,40 @@ def _check_config(layer: Any, **expected: Any) -> None:
     if wrong:
         found = ", ".join(f"{key}={value!r}" for key, value in wrong.items())
         wanted = ", ".join(f"{key}={expected[key]!r}" for key in wrong)
-        raise ExportError(f"layer {layer.name} has {found}; export supports {wanted} ({EXPECTED})")
+        raise ExportError(f"layer {layer.name} has {found}; export supports {wanted} ({family.SUPPORTED})")
 
 
 def architecture(model: Any) -> Architecture:
-    embedding, lstm, _ = layers_of(model)
+    layers = layers_of(model)
     maxlen = model.inputs[0].shape[1]
     if maxlen is None:
         raise ExportError("the model's input has no fixed sequence length: export needs [batch, maxlen] int ids")
-    return Architecture(vocab_size=int(embedding.input_dim), embedding_dim=int(embedding.output_dim),
-                        lstm_units=int(lstm.units), maxlen=int(maxlen), use_bias=bool(lstm.use_bias))
+    return Architecture(vocab_size=int(layers.embedding.input_dim), embedding_dim=int(layers.embedding.output_dim),
+                        maxlen=int(maxlen), recurrent=layers.stack)
 
 
 def numpy_weights(model: Any) -> dict[str, np.ndarray]:
-    """weights.npz's arrays (docs/contracts.md): float32, LSTM gates in Keras order i, f, c, o."""
-    embedding, lstm, dense = layers_of(model)
-    lstm_weights = lstm.get_weights()
-    units = int(lstm.units)
-    bias = lstm_weights[2] if lstm.use_bias else np.zeros(4 * units, np.float32)
-    dense_kernel, dense_bias = dense.get_weights()
-    arrays = {"embedding": embedding.get_weights()[0], "lstm_kernel": lstm_weights[0],
-              "lstm_recurrent_kernel": lstm_weights[1], "lstm_bias": bias,
-              "dense_kernel": dense_kernel, "dense_bias": dense_bias}
+    """weights.npz's arrays (docs/contracts.md): float32, gate blocks in Keras order, names from core.family."""
+    layers = layers_of(model)
+    stack = layers.stack
+    arrays = {"embedding": layers.embedding.get_weights()[0]}
+    for index, (spec, layer) in enumerate(layers.recurrent):
+        weights = layer.get_weights()  # Bidirectional: the forward layer's, then the backward layer's
+        per_direction = len(weights) // len(spec.directions)
+        for position, direction in enumerate(spec.directions):
+            own = weights[position * per_direction:(position + 1) * per_direction]
+            kernel, recurrent_kernel = own[0], own[1]
+            bias = own[2] if spec.use_bias else np.zeros(_bias_shape(spec), np.float32)
+            for part, value in zip(family.WEIGHT_PARTS, (kernel, recurrent_kernel, bias)):
+                arrays[family.weight_key(stack, index, direction, part)] = value
+    dense_kernel, dense_bias = layers.dense.get_weights()
+    arrays.update(dense_kernel=dense_kernel, dense_bias=dense_bias)
     return {name: np.asarray(value, dtype=np.float32) for name, value in arrays.items()}
+
+
+def _bias_shape(spec: RecurrentLayer) -> tuple[int, ...]:
+    # A reset_after GRU keeps two biases, the input's and the recurrent one: [2, 3H].
+    return (2, 3 * spec.units) if spec.cell == GRU else (4 * spec.units,)
 
 
 def predict(model: Any, ids: np.ndarray, *, batch_size: int = 256) -> np.ndarray:
@@ -97,43 +179,73 @@ def predict(model: Any, ids: np.ndarray, *, batch_size: int = 256) -> np.ndarray
     return np.asarray(model.predict(ids, batch_size=batch_size, verbose=0), np.float32).reshape(-1)
 
 
-def stateful_twin(model: Any, *, batch_size: int | None) -> Any:
-    """The same weights in a model with inputs [ids [b, None], h0 [b, H], c0 [b, H]] (the fast path).
+def twin(model: Any, *, batch_size: int | None, module: Any = None, state_inputs: bool = True,
+         unroll: bool = False) -> Any:
+    """The same weights in a fresh model of `module` (Keras 3 by default, or tf_keras).
 
-    A dynamic length and an initial state let the runtime start a short, front-padded text
-    from the precomputed state after its padding and run only its real tokens; with a zero
-    state and maxlen ids it is exactly the padded model.
+    With `state_inputs` and a stack that reads forwards only, the inputs are ids [b, None]
+    and every layer's initial state (core.family.state_roles: h0, c0, h0_layer1, ...), so the
+    runtime can start a short, front-padded text from the precomputed state after its
+    padding and run only its real tokens; with zero states and maxlen ids it is exactly the
+    padded model. Otherwise (or for a bidirectional stack) the input is ids [b, maxlen] alone.
+    `unroll`: every recurrent layer unrolled over its steps (no loop in the graph).
     """
-    keras = import_keras()
-    embedding, lstm, dense = layers_of(model)
-    units = int(lstm.units)
-    ids = keras.Input((None,), batch_size=batch_size, dtype="int32", name="ids")
-    h0 = keras.Input((units,), batch_size=batch_size, dtype="float32", name="h0")
-    c0 = keras.Input((units,), batch_size=batch_size, dtype="float32", name="c0")
-    twin_embedding = keras.layers.Embedding(int(embedding.input_dim), int(embedding.output_dim))
-    twin_lstm = keras.layers.LSTM(units, use_bias=bool(lstm.use_bias))
-    twin_dense = keras.layers.Dense(1, activation="sigmoid")
-    out = twin_dense(twin_lstm(twin_embedding(ids), initial_state=[h0, c0]))
-    twin = keras.Model([ids, h0, c0], out)
-    for source, target in ((embedding, twin_embedding), (lstm, twin_lstm), (dense, twin_dense)):
+    keras = module or import_keras()
+    layers = layers_of(model)
+    arch = architecture(model)
+    with_state = state_inputs and arch.fast_path
+    ids = keras.Input((None if with_state else arch.maxlen,), batch_size=batch_size, dtype="int32", name="ids")
+    states = {role: keras.Input((arch.state_units(role),), batch_size=batch_size, dtype="float32", name=role)
+              for role in (arch.state_roles if with_state else [])}
+    pairs = [(layers.embedding, keras.layers.Embedding(arch.vocab_size, arch.embedding_dim))]
+    x = pairs[0][1](ids)
+    for index, (spec, source) in enumerate(layers.recurrent):
+        target = _recurrent_layer(keras, spec, last=index == len(layers.recurrent) - 1, unroll=unroll)
+        initial = [states[family.state_role(index, state)] for state in family.CELL_STATES[spec.cell]] if with_state else None
+        x = target(x, initial_state=initial) if initial else target(x)
+        pairs.append((source, target))
+    pairs.append((layers.dense, keras.layers.Dense(1, activation="sigmoid")))
+    out = pairs[-1][1](x)
+    built = keras.Model([ids, *states.values()] if states else ids, out)
+    for source, target in pairs:
         target.set_weights(source.get_weights())
-    return twin
+    return built
+
+
+def _recurrent_layer(keras: Any, spec: RecurrentLayer, *, last: bool, unroll: bool = False) -> Any:
+    options: dict[str, Any] = {"use_bias": spec.use_bias, "return_sequences": not last, "unroll": unroll}
+    if spec.cell == GRU:
+        options["reset_after"] = True
+    make = keras.layers.GRU if spec.cell == GRU else keras.layers.LSTM
+    return keras.layers.Bidirectional(make(spec.units, **options)) if spec.bidirectional else make(spec.units, **options)
+
+
+def stateful_twin(model: Any, *, batch_size: int | None) -> Any:
+    """`twin` in Keras 3 with the state inputs (the fast path's model)."""
+    return twin(model, batch_size=batch_size)
 
 
 def padding_states(model: Any, maxlen: int, padding_id: int = 0) -> dict[str, np.ndarray]:
-    """h and c [maxlen + 1, H] after k = 0..maxlen padding tokens from the zero state, by Keras' own cell.
+    """Per state input (padding_states.npz's names: h, c, h_layer1, ...), the state [maxlen + 1, H]
+    after k = 0..maxlen padding tokens from the zero state, by Keras' own cells, layer by layer.
 
-    The same for every text, so export computes them once and the runtime looks them up.
+    The same for every text when the stack reads forwards, so export computes it once and the
+    runtime looks it up; empty for a bidirectional stack (core.family.PADDED_ONLY_BIDIRECTIONAL).
     """
     import tensorflow as tf
 
-    embedding, lstm, _ = layers_of(model)
-    units = int(lstm.units)
-    x = tf.constant(embedding.get_weights()[0][padding_id:padding_id + 1], tf.float32)
-    h, c = tf.zeros((1, units)), tf.zeros((1, units))
-    hs, cs = [h.numpy()[0]], [c.numpy()[0]]
-    for _ in range(maxlen):
-        _, (h, c) = lstm.cell(x, [h, c], training=False)
-        hs.append(np.asarray(h)[0])
-        cs.append(np.asarray(c)[0])
-    return {"h": np.stack(hs).astype(np.float32), "c": np.stack(cs).astype(np.float32)}
+    layers = layers_of(model)
+    if not family.fast_path_applies(layers.stack):
+        return {}
+    pad = tf.constant(layers.embedding.get_weights()[0][padding_id:padding_id + 1], tf.float32)
+    states = [[tf.zeros((1, spec.units)) for _ in family.CELL_STATES[spec.cell]] for spec in layers.stack]
+    tables: dict[str, list[np.ndarray]] = {}
+    for step in range(maxlen + 1):
+        x = pad
+        for index, (spec, layer) in enumerate(layers.recurrent):
+            if step:  # row 0 is the zero state itself
+                x, states[index] = layer.cell(x, states[index], training=False)
+                states[index] = list(states[index]) if isinstance(states[index], (list, tuple)) else [states[index]]
+            for state, value in zip(family.CELL_STATES[spec.cell], states[index]):
+                tables.setdefault(family.table_key(family.state_role(index, state)), []).append(np.asarray(value)[0])
+    return {key: np.stack(rows).astype(np.float32) for key, rows in tables.items()}

@@ -16,7 +16,9 @@ from typing import Any
 
 import numpy as np
 
+from edgelstm.core import family
 from edgelstm.core.errors import ExportError
+from edgelstm.core.family import RecurrentLayer
 from edgelstm.core.outputs import LABEL_THRESHOLD
 from edgelstm.core.rundir import TOKENIZER, RunDirectory, read_run
 from edgelstm.core.variants import VARIANTS, Route, VariantSpec, parse_variants, resolve_routes
@@ -64,6 +66,7 @@ class Context:
     timeout: float = DEFAULT_TIMEOUT
     log: Log = print
     name: str = ""  # the bundle's folder name, the model card's title
+    architecture: dict[str, Any] = field(default_factory=dict)  # keras_model.Architecture.to_dict()
 
     @property
     def eval_ids(self) -> Path:
@@ -96,7 +99,7 @@ def export_run(run_dir: str | Path, out: str | Path, *, variants: list[str] | No
         ctx = Context(run=run, folder=folder, work=folder / WORK, evalset=build_eval_set(run, held_out=held_out),
                       timeout=timeout, log=log, name=target.resolve().name)
         ctx.work.mkdir()
-        architecture = _reference(ctx)
+        architecture = ctx.architecture = _reference(ctx)
         for warning in risk_warnings(specs, ctx.keras_probs[~ctx.evalset.edge_case]):
             log(f"warning: {warning}")
         outcomes = [_export_variant(spec, chosen[spec.name], ctx) for spec in specs]
@@ -156,6 +159,11 @@ def _export_variant(spec: VariantSpec, route: Route, ctx: Context) -> Outcome:
     """Convert, inspect, run on the device interpreter, compare with Keras."""
     outcome = Outcome(spec.name, route.name)
     started = time.perf_counter()
+    refusal = family_refusal(route, ctx.architecture)
+    if refusal:  # known not to work for this stack: say why instead of converting
+        outcome.stage, outcome.error = "convert", refusal
+        ctx.log(f"{spec.name:<15} {route.name:<21} refused: {refusal}")
+        return outcome
     try:
         stage = "convert"
         converted = run_job(_conversion_job(spec, route, ctx), ctx.work, timeout=ctx.timeout)
@@ -171,6 +179,15 @@ def _export_variant(spec: VariantSpec, route: Route, ctx: Context) -> Outcome:
     ctx.log(f"{spec.name:<15} {route.name:<21} {time.perf_counter() - started:6.1f} s  "
             + ("passed" if outcome.passed else f"FAILED: {outcome.error or '; '.join(outcome.parity.failures)}"))
     return outcome
+
+
+def family_refusal(route: Route, architecture: dict[str, Any]) -> str | None:
+    """Why `route` cannot build a variant of this stack (the variant table's `family_refused`), or None."""
+    stack = tuple(RecurrentLayer.from_dict(layer) for layer in architecture.get("recurrent", []))
+    for feature in sorted(family.features(stack)):
+        if feature in route.family_refused:
+            return f"{family.describe(stack)}: {route.family_refused[feature]}"
+    return None
 
 
 def _conversion_job(spec: VariantSpec, route: Route, ctx: Context) -> Job:
@@ -190,8 +207,11 @@ def _conversion_job(spec: VariantSpec, route: Route, ctx: Context) -> Job:
 
 
 def _check_job(spec: VariantSpec, route: Route, ctx: Context) -> Job:
+    # A stack with a backward direction has no state inputs on any route (core.family).
+    fast_path = route.fast_path and bool(ctx.architecture.get("fast_path", True))
     params: dict[str, Any] = {"format": spec.format, "precision": spec.precision, "backend": route.runs_on[0],
-                              "fast_path": route.fast_path, "file": str(ctx.folder / spec.filename),
+                              "fast_path": fast_path, "recurrent": ctx.architecture.get("recurrent"),
+                              "file": str(ctx.folder / spec.filename),
                               "eval_ids": str(ctx.eval_ids), "probs_out": str(ctx.work / f"probs-{spec.name}.npy"),
                               "padding_states": str(ctx.folder / PADDING_STATES),
                               "fast_probs_out": str(ctx.work / f"fast-probs-{spec.name}.npy")}

@@ -27,7 +27,9 @@ def reference(job: dict[str, Any]) -> dict[str, Any]:
     arch = keras_model.architecture(model)
     np.save(job["probs_out"], keras_model.predict(model, np.load(job["eval_ids"])))
     np.savez(job["weights_out"], **keras_model.numpy_weights(model))
-    np.savez(job["padding_states_out"], **keras_model.padding_states(model, arch.maxlen))
+    tables = keras_model.padding_states(model, arch.maxlen)
+    if tables:  # none for a bidirectional stack, which runs the padded way only
+        np.savez(job["padding_states_out"], **tables)
     return {"architecture": arch.to_dict()}
 
 
@@ -75,11 +77,12 @@ def check(job: dict[str, Any]) -> dict[str, Any]:
         problems = inspect_model.tflite_problems(info)
     else:
         info, keys = inspect_model.onnx_info(path), inspect_model.ONNX_FIELDS
-        problems = inspect_model.onnx_problems(info)
+        problems = inspect_model.onnx_problems(info, job.get("recurrent"))
     fast_path = inspect_model.fast_path_inputs(info)
     if bool(fast_path) != job["fast_path"]:  # the table and the file must agree on how a client feeds it
-        problems.append(f"the variant table says this route's model {'takes' if job['fast_path'] else 'lacks'} "
-                        f"the state inputs, but the file {'has' if fast_path else 'has not'} them")
+        problems.append(f"the variant table and the architecture say this route's model "
+                        f"{'takes' if job['fast_path'] else 'lacks'} the state inputs, but the file "
+                        f"{'has' if fast_path else 'has not'} them")
     if problems:  # e.g. never hand a Flex model to an interpreter that cannot run it
         return {"problems": problems}
     fields = {key: info[key] for key in keys}

@@ -131,7 +131,7 @@ class Classifier:
             `edgelstm.runtime.tuning`. None takes its default (1). Results do not depend on it.
         fast_path: skip each text's leading padding by starting from the bundle's
             precomputed padding states (same outputs, within the variant's bounds;
-            1e-6 in float32). False, or a bundle made before the fast path, runs every
+            1e-5 in float32). False, or a bundle made before the fast path, runs every
             text through all maxlen steps.
         trusted_keys: Ed25519 public keys of the publishers this device accepts (PEM
             paths, PEM bytes or key objects; `edgelstm keygen` writes them). Given, a

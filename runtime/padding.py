@@ -1,9 +1,10 @@
 """The fast path: skip a text's leading padding by starting from the state the padding leads to.
 
 Texts are front-padded to maxlen with padding id 0, which has its own embedding,
-so the LSTM state after k padding steps from the zero state is the same for
-every text. Export stores it once per bundle (`padding_states.npz`: h and c
-[maxlen + 1, H], row k = after k padding steps). A text with n real tokens then
+so the state of a forward-reading stack after k padding steps from the zero state is
+the same for every text, layer by layer. Export stores it once per bundle
+(`padding_states.npz`: h and c [maxlen + 1, H], row k = after k padding steps; a GRU
+has no c, a stack adds h_layer1, c_layer1, ...). A text with n real tokens then
 starts from row maxlen - n and runs only its n tokens: the same arithmetic as
 the padded model, minus the steps whose result is known in advance.
 
@@ -19,21 +20,36 @@ from pathlib import Path
 
 import numpy as np
 
+from edgelstm.core import family
 from edgelstm.core.errors import BundleError
 from edgelstm.runtime.safeload import load_npz
 
 PADDING_STATES = "padding_states.npz"
 PADDING_ID = 0
-# The fast-path model's input names, as the manifest's `fast_path.inputs` keys them.
+# The classic fast-path model's input names, as the manifest's `fast_path.inputs` keys them; a
+# stack adds h0_layer1, c0_layer1, ... and a GRU has no c (core.family.state_role).
 FAST_PATH_INPUTS = ("ids", "h0", "c0")
+IDS_ROLE = family.IDS_ROLE
+fast_path_roles = family.is_fast_path_inputs
 
 
 @dataclass(frozen=True)
 class PaddingStates:
-    """h, c float32 [maxlen + 1, H]: the state after k padding tokens, k = 0..maxlen."""
+    """Per state input (h0, c0, and h0_layer1, ... for a stack; core.family.state_role), the state
+    float32 [maxlen + 1, H] after k padding tokens, k = 0..maxlen. The file names each table by
+    `core.family.table_key` (h, c, h_layer1, ...); a GRU layer has no c."""
 
-    h: np.ndarray
-    c: np.ndarray
+    tables: dict[str, np.ndarray]  # state role -> [maxlen + 1, H], in feeding order (layer by layer, h first)
+
+    @property
+    def h(self) -> np.ndarray:
+        """The first layer's h table (the classic LSTM's `h`)."""
+        return self.tables["h0"]
+
+    @property
+    def c(self) -> np.ndarray:
+        """The first layer's c table (the classic LSTM's `c`); a GRU has none."""
+        return self.tables["c0"]
 
     @property
     def maxlen(self) -> int:
@@ -41,7 +57,12 @@ class PaddingStates:
 
     @property
     def units(self) -> int:
+        """Width of the first layer's state (what the manifest calls lstm_units)."""
         return self.h.shape[1]
+
+    @property
+    def roles(self) -> list[str]:
+        return list(self.tables)
 
     @classmethod
     def load(cls, source: str | Path | bytes) -> PaddingStates:
@@ -50,19 +71,27 @@ class PaddingStates:
                 source = Path(source).read_bytes()
             except OSError as error:
                 raise BundleError(f"cannot read {PADDING_STATES}: {error.strerror}") from None
-        arrays = load_npz(bytes(source), PADDING_STATES, expect={"h": ("f", 2), "c": ("f", 2)}, required=("h", "c"))
-        h, c = (np.ascontiguousarray(arrays[key], dtype=np.float32) for key in ("h", "c"))
-        if h.shape != c.shape or len(h) < 2 or h.shape[1] < 1 or not (np.isfinite(h).all() and np.isfinite(c).all()):
-            raise BundleError(f"{PADDING_STATES}: h {list(h.shape)} and c {list(c.shape)} must both be finite "
-                              "[maxlen + 1, H]; re-export the bundle")
-        return cls(h, c)
+        arrays = load_npz(bytes(source), PADDING_STATES, required=("h",))
+        roles = {key: family.role_of_table(key) for key in arrays}
+        unknown = sorted(key for key, role in roles.items() if role is None)
+        if unknown:
+            raise BundleError(f"{PADDING_STATES} holds {', '.join(map(repr, unknown))}: its arrays are h, c, "
+                              "h_layer1, c_layer1, ...; re-export the bundle")
+        tables = {role: np.ascontiguousarray(arrays[key], dtype=np.float32) for key, role in roles.items()}
+        steps = len(tables["h0"])
+        for role, table in tables.items():
+            if (arrays[family.table_key(role)].dtype.kind != "f" or table.ndim != 2 or len(table) != steps
+                    or steps < 2 or table.shape[1] < 1 or not np.isfinite(table).all()):
+                raise BundleError(f"{PADDING_STATES}: {family.table_key(role)} {list(table.shape)} must be finite "
+                                  f"[maxlen + 1, H] with {steps} rows like h; re-export the bundle")
+        return cls({role: tables[role] for role in family.ordered_roles(tables)})
 
-    def start(self, steps: int, rows: int) -> tuple[np.ndarray, np.ndarray]:
-        """(h0, c0) [rows, H] for rows that will run their last `steps` tokens."""
+    def start(self, steps: int, rows: int) -> dict[str, np.ndarray]:
+        """State role -> initial state [rows, H] for rows that will run their last `steps` tokens."""
         k = self.maxlen - steps
         if rows == 1:  # read-only views: interpreters copy their inputs
-            return self.h[k:k + 1], self.c[k:k + 1]
-        return np.repeat(self.h[k:k + 1], rows, axis=0), np.repeat(self.c[k:k + 1], rows, axis=0)
+            return {role: table[k:k + 1] for role, table in self.tables.items()}
+        return {role: np.repeat(table[k:k + 1], rows, axis=0) for role, table in self.tables.items()}
 
 
 def steps_needed(ids: np.ndarray) -> np.ndarray:

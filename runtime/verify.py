@@ -4,7 +4,7 @@ Each (variant, backend) pair that can run here classifies the golden ids and is
 compared with the Keras probabilities recorded at export, against the bounds the
 export gated it on (the manifest's, schema 2; the variant table's for schema 1),
 both the padded way and, where the pair has one, the fast path (runtime/padding.py),
-which must also stay within 1e-6 of the padded way for float32 variants. Pairs that cannot run here are listed with the reason,
+which must also stay within 1e-5 of the padded way for float32 variants. Pairs that cannot run here are listed with the reason,
 so a device owner sees what was and was not checked.
 """
 

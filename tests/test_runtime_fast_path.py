@@ -154,6 +154,12 @@ def test_damaged_padding_states_is_a_clear_error(tmp_path: Path) -> None:
     from edgelstm.core.errors import BundleError
 
     path = tmp_path / "states.npz"
-    np.savez(path, h=np.zeros((5, 4), np.float32))
-    with pytest.raises(BundleError, match="'h' and 'c'"):
+    np.savez(path, c=np.zeros((5, 4), np.float32))  # h alone is a GRU's table; c alone is nothing
+    with pytest.raises(BundleError, match="lacks the array 'h'"):
+        PaddingStates.load(path)
+    np.savez(path, h=np.zeros((5, 4), np.float32), c=np.zeros((4, 4), np.float32))
+    with pytest.raises(BundleError, match=r"c \[4, 4\] must be finite \[maxlen \+ 1, H\] with 5 rows like h"):
+        PaddingStates.load(path)
+    np.savez(path, h=np.zeros((5, 4), np.float32), weights=np.zeros((5, 4), np.float32))
+    with pytest.raises(BundleError, match="holds 'weights'"):
         PaddingStates.load(path)

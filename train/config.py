@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from edgelstm.core.errors import ConfigError
+from edgelstm.core.family import CELLS
 
 
 def _option(default: Any, help: str, *, low: float | None = None, high: float | None = None,
@@ -45,13 +46,18 @@ class TrainConfig:
     imdb_word_index: str | None = _option(None, "local imdb_word_index.json for --data imdb "
                                                 "(default: beside --imdb-npz, else download through Keras)")
     synthetic_size: int = _option(20000, "number of examples of the synthetic corpus", low=20)
-    # --- model: Embedding -> LSTM -> Dense(1, sigmoid), nothing else ----------------------------
+    # --- model: Embedding -> recurrent layer(s) -> Dense(1, sigmoid) (edgelstm.core.family) ------
     vocab_size: int = _option(10000, "vocabulary size including padding and OOV ids "
                                      "(for --data imdb: Keras num_words)", low=3, high=10_000_000)
     maxlen: int = _option(200, "tokens per sequence; longer texts keep their last maxlen tokens",
                           low=1, high=100_000)
     embedding_dim: int = _option(128, "embedding width", low=1, high=4096)
-    lstm_units: int = _option(128, "LSTM units", low=1, high=4096)
+    lstm_units: int = _option(128, "units of each recurrent layer (per direction), LSTM or GRU", low=1, high=4096)
+    cell: str = _option("lstm", "recurrent cell: 'lstm' or 'gru' (Keras' GRU, reset_after=True)", choices=CELLS)
+    layers: int = _option(1, "recurrent layers stacked (each but the last hands its whole sequence on)",
+                          low=1, high=8)
+    bidirectional: bool = _option(False, "read the text both ways in every recurrent layer (Bidirectional, "
+                                         "concatenated); the device models then run the padded way: no fast path")
     # --- optimisation ------------------------------------------------------------------------
     epochs: int = _option(3, "maximum number of epochs", low=1, high=10_000)
     batch_size: int = _option(64, "examples per training step", low=1, high=1_000_000)
@@ -77,9 +83,10 @@ class TrainConfig:
     # --- regularization: only what vanishes at inference, so export sees three layers ----------
     embedding_dropout: float = _option(0.0, "share of token positions whose whole embedding vector is zeroed "
                                             "(training only)", low=0.0, high=0.9)
-    dropout: float = _option(0.3, "LSTM input dropout (training only)", low=0.0, high=0.9)
-    recurrent_dropout: float = _option(0.0, "LSTM recurrent dropout (training only)", low=0.0, high=0.9)
-    l2: float = _option(1e-5, "L2 weight penalty on the embedding and LSTM kernels", low=0.0, high=1.0)
+    dropout: float = _option(0.3, "input dropout of each recurrent layer (training only)", low=0.0, high=0.9)
+    recurrent_dropout: float = _option(0.0, "recurrent dropout of each recurrent layer (training only)",
+                                       low=0.0, high=0.9)
+    l2: float = _option(1e-5, "L2 weight penalty on the embedding and recurrent kernels", low=0.0, high=1.0)
     early_stopping_patience: int = _option(1, "epochs without a lower validation cross-entropy before stopping "
                                               "(0 = never stop early)", low=0, high=10_000)
     restore_best: bool = _option(True, "keep the weights of the epoch with the lowest validation cross-entropy")

@@ -1,9 +1,12 @@
-"""The classifier: Embedding -> LSTM -> Dense(1, sigmoid), and nothing else.
+"""The classifier: Embedding -> recurrent layer(s) -> Dense(1, sigmoid), and nothing else.
 
-Export converts exactly these three weighted layers, so regularization lives only in what
-vanishes at inference (a weightless dropout layer, LSTM dropout, weight penalties; the run
-directory's model is rebuilt without them, see `edgelstm.train.fit.inference_model`). No `mask_zero`:
-the device backends run the LSTM over the padding too, and so must training.
+The recurrent part is one member of the family export converts (edgelstm.core.family):
+`--cell lstm|gru`, `--layers N` stacked (each but the last returning its sequence),
+`--bidirectional`. The reference is the classic single LSTM. Regularization lives only in
+what vanishes at inference (a weightless dropout layer, recurrent dropout, weight penalties;
+the run directory's model is rebuilt without them, see `edgelstm.train.fit.inference_model`).
+No `mask_zero`: the device backends run the recurrent layers over the padding too, and so
+must training.
 """
 
 from __future__ import annotations
@@ -83,7 +86,21 @@ def build_model(config: TrainConfig) -> keras.Model:
         # Whole token positions (every dimension at once), so the LSTM learns to do without some words.
         vectors = keras.layers.Dropout(config.embedding_dropout, noise_shape=(None, config.maxlen, 1),
                                        name="embedding_dropout")(vectors)
-    state = keras.layers.LSTM(config.lstm_units, dropout=config.dropout, recurrent_dropout=config.recurrent_dropout,
-                              kernel_regularizer=penalty, name="lstm")(vectors)
+    state = vectors
+    for layer in range(config.layers):
+        state = _recurrent_layer(keras, config, penalty, layer)(state)
     probability = keras.layers.Dense(1, activation="sigmoid", name="dense")(state)
     return keras.Model(ids, probability, name="edgelstm")
+
+
+def _recurrent_layer(keras: keras, config: TrainConfig, penalty: object, layer: int) -> keras.layers.Layer:
+    """Layer `layer` of the stack: named lstm (the classic single layer), else lstm_2, gru_1, ..."""
+    make = keras.layers.GRU if config.cell == "gru" else keras.layers.LSTM
+    name = config.cell if config.layers == 1 else f"{config.cell}_{layer + 1}"
+    options = {"dropout": config.dropout, "recurrent_dropout": config.recurrent_dropout,
+               "kernel_regularizer": penalty, "return_sequences": layer < config.layers - 1}
+    if config.cell == "gru":
+        options["reset_after"] = True  # Keras' default, and what every device backend computes
+    if config.bidirectional:
+        return keras.layers.Bidirectional(make(config.lstm_units, **options), name=f"bidirectional_{name}")
+    return make(config.lstm_units, name=name, **options)

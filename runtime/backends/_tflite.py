@@ -35,11 +35,12 @@ from typing import Any
 
 import numpy as np
 
+from edgelstm.core import family
 from edgelstm.core.errors import BackendUnavailableError, BundleError
 from edgelstm.core.manifest import POST_PADDED
 from edgelstm.runtime import tuning
 from edgelstm.runtime.backends._workers import RowWorkers
-from edgelstm.runtime.padding import FAST_PATH_INPUTS, PADDING_ID, PaddingStates, steps_needed
+from edgelstm.runtime.padding import IDS_ROLE, PADDING_ID, PaddingStates, fast_path_roles, steps_needed
 
 # Messages of interpreters that meet an op (or op version) newer than they know.
 _TOO_NEW_MARKERS = ("Didn't find op for builtin opcode", "Encountered unresolved custom op", "Registration failed")
@@ -114,7 +115,12 @@ class TFLiteBackend:
         # The fast path needs a model with state inputs and the bundle's table; else the padded way.
         self.fast_path = padding_states is not None and "h0" in self._inputs
         self._states = padding_states if self.fast_path else None
-        self._zero_state = np.zeros((1, int(self._inputs["h0"]["shape"][-1])), np.float32) if "h0" in self._inputs else None
+        if self._states is not None and set(self._states.roles) != set(self._state_roles):
+            raise BundleError(f"{self.file} takes the states {', '.join(self._state_roles)} but the padding table "
+                              f"holds {', '.join(self._states.roles)}: the bundle is inconsistent; re-export it")
+        # The padded way: every layer starts from Keras' zero state.
+        self._zero_states = {role: np.zeros((1, int(self._inputs[role]["shape"][-1])), np.float32)
+                             for role in self._state_roles}
         # Per interpreter, the ids length it is allocated for.
         self._steps = [int(self._input["shape"][-1])] * workers
 
@@ -154,8 +160,12 @@ class TFLiteBackend:
                 "(the model was converted by a newer TensorFlow than this interpreter knows)")
         return BundleError(f"{self.name} cannot load {self.file}: {first}")
 
+    @property
+    def _state_roles(self) -> list[str]:
+        return [role for role in self._inputs if role != IDS_ROLE]
+
     def _io_details(self, entry: dict[str, Any]) -> tuple[dict[str, dict], dict]:
-        """Inputs by role ("ids", and "h0", "c0" for a fast-path model), and the output."""
+        """Inputs by role ("ids", and the states h0, c0, ... of a fast-path model), and the output."""
         first = self._interpreters[0]  # all interpreters run the same model
         inputs, outputs = first.get_input_details(), first.get_output_details()
         if len(outputs) != 1:
@@ -164,11 +174,12 @@ class TFLiteBackend:
             return {"ids": inputs[0]}, outputs[0]
         by_name = {detail["name"]: detail for detail in inputs}
         names = (entry.get("fast_path") or {}).get("inputs") or {}
-        roles = {role: by_name.get(names.get(role, "")) for role in FAST_PATH_INPUTS}
-        if len(inputs) != len(FAST_PATH_INPUTS) or None in roles.values():
+        roles = {role: by_name.get(names[role]) for role in names}
+        if not fast_path_roles(list(roles)) or len(inputs) != len(roles) or None in roles.values():
             raise BundleError(f"{self.file} has inputs {sorted(by_name)}; an edgelstm model has one (ids) or, with "
-                              f"the manifest's fast_path.inputs naming them, three (ids, h0, c0)")
-        return roles, outputs[0]
+                              f"the manifest's fast_path.inputs naming them, ids and the states (h0, c0, ...)")
+        ordered = [IDS_ROLE, *family.ordered_roles(role for role in roles if role != IDS_ROLE)]
+        return {role: roles[role] for role in ordered}, outputs[0]
 
     @property
     def maxlen(self) -> int | None:
@@ -213,13 +224,10 @@ class TFLiteBackend:
             interpreter.allocate_tensors()
             self._steps[slot] = ids.shape[1]
         interpreter.set_tensor(self._input["index"], ids)
-        if self._zero_state is not None:
-            if self._states is not None:
-                h0, c0 = self._states.start(ids.shape[1], 1)
-            else:
-                h0 = c0 = self._zero_state
-            interpreter.set_tensor(self._inputs["h0"]["index"], h0)
-            interpreter.set_tensor(self._inputs["c0"]["index"], c0)
+        if self._zero_states:
+            states = self._states.start(ids.shape[1], 1) if self._states is not None else self._zero_states
+            for role, value in states.items():
+                interpreter.set_tensor(self._inputs[role]["index"], value)
         interpreter.invoke()
         # One probability, or one score per label (mobile): P(label 1) is the last either way.
         return float(self._dequantize(interpreter.get_tensor(self._output["index"])).reshape(-1)[-1])
@@ -230,12 +238,12 @@ class TFLiteBackend:
         ids = np.asarray(ids, dtype=self._input["dtype"])
         if self._states is not None:
             ids = np.ascontiguousarray(ids[:, ids.shape[1] - int(steps_needed(ids)[0]):])
-            h0, c0 = self._states.start(ids.shape[1], 1)
+            start = self._states.start(ids.shape[1], 1)
         else:
-            h0 = c0 = self._zero_state
+            start = self._zero_states
         interpreter, steps = self._interpreters[0], self._steps
         ids_index, output_index = self._input["index"], self._output["index"]
-        states = [] if h0 is None else [(self._inputs["h0"]["index"], h0), (self._inputs["c0"]["index"], c0)]
+        states = [(self._inputs[role]["index"], value) for role, value in start.items()]
 
         def call() -> object:
             if self._reset:

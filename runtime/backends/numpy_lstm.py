@@ -1,7 +1,11 @@
 """The model's forward pass in plain NumPy: runs anywhere numpy does, 32-bit Pi OS included.
 
-It reads the float32 weights of `weights.npz` (Keras gate order i, f, c, o), so it
-serves the float32 variants only. One step of the LSTM, in the seed's names:
+It reads the float32 weights of `weights.npz` (gate blocks in Keras' order; the array
+names say the stack, core.family), so it serves the float32 variants only. Every member
+of the recurrent family runs here: LSTM and GRU layers, stacked, each optionally
+bidirectional. One step of each cell, in the equations' own names:
+
+LSTM (Keras gate order i, f, c, o):
 
     z_t   = x_t W + h_{t-1} U + b            split into the four gates
     i_t   = sigmoid(z_i)                      input gate
@@ -11,16 +15,29 @@ serves the float32 variants only. One step of the LSTM, in the seed's names:
     C_t   = f_t * C_{t-1} + i_t * c~_t
     h_t   = o_t * tanh(C_t)
 
-and the classifier head is sigmoid(h_T w_dense + b_dense).
+GRU (Keras gate order z, r, h; reset_after=True: two biases, b_x on the input and b_h on
+the recurrent product, and the reset gate scales the recurrent product after its bias):
+
+    z_t   = sigmoid(x_t W_z + b_xz + h_{t-1} U_z + b_hz)      update gate
+    r_t   = sigmoid(x_t W_r + b_xr + h_{t-1} U_r + b_hr)      reset gate
+    h~_t  = tanh(x_t W_h + b_xh + r_t * (h_{t-1} U_h + b_hh))  candidate state (h_tilde_t)
+    h_t   = z_t * h_{t-1} + (1 - z_t) * h~_t
+
+A layer below the top hands its whole sequence h_1..h_T to the next; a bidirectional
+layer runs a second copy over the reversed sequence (from the zero state) and hands on
+both directions' states side by side, forward first (Keras' concat). The classifier
+head is sigmoid(h_T w_dense + b_dense).
 
 Why it is fast enough (about 2 ms for 200 steps of LSTM 128 on one x86 core):
-the input projections x_t W of all steps are one matrix product; the gate columns
-are reordered once to i, f, o, c so the three sigmoids are one call on a contiguous
-slice; every step writes into buffers allocated once; and the state after k
-leading padding tokens does not depend on the text, so it is read from the bundle's
-padding_states.npz (or computed once when a bundle has none) and a short, front-padded
-text starts from it instead of stepping through its padding; a batch is sorted by length
-so each chunk starts near its own first real token.
+the input projections x_t W of all steps are one matrix product; the LSTM's gate
+columns are reordered once to i, f, o, c so the three sigmoids are one call on a
+contiguous slice (the GRU's z, r already are); every step writes into buffers
+allocated once; and the state after k leading padding tokens does not depend on the
+text in a forward-reading stack, so it is read from the bundle's padding_states.npz
+(or computed once when a bundle has none) and a short, front-padded text starts from
+it instead of stepping through its padding; a batch is sorted by length so each chunk
+starts near its own first real token. A bidirectional stack runs the padded way: its
+backward direction reads the padding last (core.family.PADDED_ONLY_BIDIRECTIONAL).
 
 `threads=N` runs up to N of a batch's 32-row chunks at once (runtime/tuning.py): numpy
 releases the GIL inside each product, so on 2 cores two chunks take about 0.75x the time
@@ -31,18 +48,23 @@ on its rows), so results are identical; a batch of one chunk runs on the calling
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from edgelstm.core import family
 from edgelstm.core.errors import BackendUnavailableError, BundleError
+from edgelstm.core.family import BACKWARD, GRU, LSTM, RecurrentLayer
 from edgelstm.runtime import tuning
 from edgelstm.runtime.backends._workers import RowWorkers
 from edgelstm.runtime.padding import PaddingStates, steps_needed
 from edgelstm.runtime.safeload import load_npz
 
+# The classic single LSTM's arrays (every bundle before the family has exactly these).
 WEIGHT_NAMES = ("embedding", "lstm_kernel", "lstm_recurrent_kernel", "lstm_bias", "dense_kernel", "dense_bias")
+HEAD_NAMES = ("embedding", "dense_kernel", "dense_bias")
 PADDING_ID = 0
 # Rows per pass: bounds the buffers (rows x steps x 4H floats: 13 MB at 32 x 200 x 512)
 # whatever the batch size, while still sharing each step's Python overhead among rows.
@@ -59,28 +81,50 @@ def _sigmoid_(x: np.ndarray) -> np.ndarray:
 
 
 def load_weights(source: str | Path | bytes) -> dict[str, np.ndarray]:
-    """The six float32 arrays of weights.npz, with their shapes checked against each other."""
+    """The float32 arrays of weights.npz, with their shapes checked against each other."""
     if not isinstance(source, (bytes, bytearray)):
         try:
             source = Path(source).read_bytes()
         except OSError as error:
             raise BundleError(f"cannot read weights.npz: {error.strerror}") from None
-    expect = {name: ("f", 1 if name.endswith("bias") else 2) for name in WEIGHT_NAMES}
-    arrays = load_npz(bytes(source), "weights.npz", expect=expect, required=WEIGHT_NAMES)
-    weights = {name: np.asarray(arrays[name], dtype=np.float32) for name in WEIGHT_NAMES}
+    arrays = load_npz(bytes(source), "weights.npz", expect={name: ("f", 2 if name != "dense_bias" else 1)
+                                                             for name in HEAD_NAMES}, required=HEAD_NAMES)
+    stack = _stack_of(arrays)
+    names = [*HEAD_NAMES, *family.weight_keys(stack)]
+    for name in names:
+        if name not in arrays:
+            raise BundleError(f"weights.npz lacks the array {name!r}: a {family.describe(stack)} model needs "
+                              f"{', '.join(names)}")
+        if arrays[name].dtype.kind != "f":
+            raise BundleError(f"weights.npz member {name!r} is {arrays[name].dtype}, expected floating point")
+    weights = {name: np.asarray(arrays[name], dtype=np.float32) for name in names}
     _check_shapes(weights)
     return weights
 
 
+def _stack_of(weights: dict[str, np.ndarray]) -> tuple[RecurrentLayer, ...]:
+    try:
+        return family.stack_from_weights({name: value.shape for name, value in weights.items()})
+    except ValueError as error:
+        raise BundleError(str(error)) from None
+
+
 def _check_shapes(w: dict[str, np.ndarray]) -> None:
-    vocab, embed = w["embedding"].shape
-    units = w["lstm_recurrent_kernel"].shape[0]
-    expected = {"lstm_kernel": (embed, 4 * units), "lstm_recurrent_kernel": (units, 4 * units),
-                "lstm_bias": (4 * units,), "dense_kernel": (units, 1), "dense_bias": (1,)}
+    stack = _stack_of(w)
+    vocab, width = w["embedding"].shape
+    expected: dict[str, tuple[int, ...]] = {}
+    for index, layer in enumerate(stack):
+        gates, units = layer.gates * layer.units, layer.units
+        shapes = {"kernel": (width, gates), "recurrent_kernel": (units, gates),
+                  "bias": (2, gates) if layer.cell == GRU else (gates,)}
+        for direction in layer.directions:
+            expected.update({family.weight_key(stack, index, direction, part): shape for part, shape in shapes.items()})
+        width = layer.output_units
+    expected.update(dense_kernel=(width, 1), dense_bias=(1,))
     for name, shape in expected.items():
         if w[name].shape != shape:
             raise BundleError(f"weights.npz: {name} has shape {w[name].shape}, expected {shape} "
-                              f"for embedding [{vocab}, {embed}] and LSTM {units}")
+                              f"for embedding [{vocab}, {w['embedding'].shape[1]}] and {family.describe(stack)}")
 
 
 def _ifco_to_ifoc(matrix: np.ndarray, units: int) -> np.ndarray:
@@ -89,8 +133,90 @@ def _ifco_to_ifoc(matrix: np.ndarray, units: int) -> np.ndarray:
     return np.ascontiguousarray(np.concatenate([i, f, o, c], axis=-1))
 
 
+@dataclass
+class _Direction:
+    """One direction of one layer: weights ready for the step loop."""
+
+    cell: str
+    units: int
+    W: np.ndarray  # [in, G * H]
+    U: np.ndarray  # [H, G * H]
+    b: np.ndarray  # [G * H]: LSTM bias, or the GRU's input bias b_x
+    b_h: np.ndarray | None = None  # the GRU's recurrent bias [3H]
+
+    @classmethod
+    def from_weights(cls, layer: RecurrentLayer, kernel: np.ndarray, recurrent: np.ndarray,
+                     bias: np.ndarray) -> _Direction:
+        if layer.cell == LSTM:
+            H = layer.units
+            return cls(LSTM, H, _ifco_to_ifoc(kernel, H), _ifco_to_ifoc(recurrent, H), _ifco_to_ifoc(bias, H))
+        return cls(GRU, layer.units, np.ascontiguousarray(kernel), np.ascontiguousarray(recurrent),
+                   np.ascontiguousarray(bias[0]), np.ascontiguousarray(bias[1]))
+
+    @property
+    def state_names(self) -> tuple[str, ...]:
+        return family.CELL_STATES[self.cell]
+
+    def zero_state(self, rows: int) -> list[np.ndarray]:
+        return [np.zeros((rows, self.units), np.float32) for _ in self.state_names]
+
+    def project(self, x: np.ndarray) -> np.ndarray:
+        """Input projections of every step in one product: [rows, steps, in] -> [rows, steps, G * H]."""
+        rows, steps, width = x.shape
+        z_x = (x.reshape(-1, width) @ self.W).reshape(rows, steps, self.W.shape[1])
+        z_x += self.b
+        return z_x
+
+    def run(self, z_x: np.ndarray, state: list[np.ndarray], sequence: np.ndarray | None) -> None:
+        """Advance `state` in place over z_x [rows, steps, G * H]; write each h_t to `sequence` if given."""
+        if self.cell == LSTM:
+            self._run_lstm(z_x, state[0], state[1], sequence)
+        else:
+            self._run_gru(z_x, state[0], sequence)
+
+    def _run_lstm(self, z_x: np.ndarray, h_t: np.ndarray, C_t: np.ndarray, sequence: np.ndarray | None) -> None:
+        H = self.units
+        z = np.empty((len(h_t), 4 * H), dtype=np.float32)
+        tmp = np.empty((len(h_t), H), dtype=np.float32)
+        # Views into z, named as in the equations; gate columns are in i, f, o, c order.
+        i_t, f_t, o_t, c_tilde_t = z[:, :H], z[:, H:2 * H], z[:, 2 * H:3 * H], z[:, 3 * H:]
+        sigmoid_gates = z[:, :3 * H]
+        for t in range(z_x.shape[1]):
+            np.matmul(h_t, self.U, out=z)
+            z += z_x[:, t]
+            _sigmoid_(sigmoid_gates)          # i_t, f_t, o_t
+            np.tanh(c_tilde_t, out=c_tilde_t)  # c~_t
+            C_t *= f_t                         # C_t = f_t * C_{t-1} + i_t * c~_t
+            np.multiply(i_t, c_tilde_t, out=tmp)
+            C_t += tmp
+            np.tanh(C_t, out=tmp)              # h_t = o_t * tanh(C_t)
+            np.multiply(o_t, tmp, out=h_t)
+            if sequence is not None:
+                sequence[:, t] = h_t
+
+    def _run_gru(self, z_x: np.ndarray, h_t: np.ndarray, sequence: np.ndarray | None) -> None:
+        H = self.units
+        z_h = np.empty((len(h_t), 3 * H), dtype=np.float32)
+        gates = np.empty((len(h_t), 2 * H), dtype=np.float32)
+        h_tilde_t = np.empty((len(h_t), H), dtype=np.float32)
+        z_t, r_t = gates[:, :H], gates[:, H:]
+        for t in range(z_x.shape[1]):
+            np.matmul(h_t, self.U, out=z_h)
+            z_h += self.b_h                                  # h_{t-1} U + b_h, all three blocks
+            np.add(z_x[:, t, :2 * H], z_h[:, :2 * H], out=gates)
+            _sigmoid_(gates)                                 # z_t, r_t
+            np.multiply(r_t, z_h[:, 2 * H:], out=h_tilde_t)  # r_t * (h_{t-1} U_h + b_hh)
+            h_tilde_t += z_x[:, t, 2 * H:]
+            np.tanh(h_tilde_t, out=h_tilde_t)                # h~_t
+            h_t -= h_tilde_t                                 # h_t = z_t * h_{t-1} + (1 - z_t) * h~_t
+            h_t *= z_t                                       #     = z_t * (h_{t-1} - h~_t) + h~_t
+            h_t += h_tilde_t
+            if sequence is not None:
+                sequence[:, t] = h_t
+
+
 class NumpyLSTM:
-    """Embedding -> LSTM -> Dense(1, sigmoid) in NumPy; one instance is not thread-safe (the padding table)."""
+    """Embedding -> recurrent stack -> Dense(1, sigmoid) in NumPy; one instance is not thread-safe (the padding table)."""
 
     name = "numpy"
     thread_safe = False
@@ -100,22 +226,31 @@ class NumpyLSTM:
         # `threads`: chunks run at once; BLAS keeps its own setting (OPENBLAS_NUM_THREADS), best 1 here.
         weights = model if isinstance(model, dict) else load_weights(model)
         _check_shapes(weights)
-        self.units = weights["lstm_recurrent_kernel"].shape[0]
+        self.stack = _stack_of(weights)
+        self.units = self.stack[0].units
         self.vocab_size = weights["embedding"].shape[0]
         self.embedding = np.ascontiguousarray(weights["embedding"], dtype=np.float32)
-        self.W = _ifco_to_ifoc(weights["lstm_kernel"].astype(np.float32), self.units)
-        self.U = _ifco_to_ifoc(weights["lstm_recurrent_kernel"].astype(np.float32), self.units)
-        self.b = _ifco_to_ifoc(weights["lstm_bias"].astype(np.float32), self.units)
+        self.layers = [
+            {direction: _Direction.from_weights(layer, *(weights[family.weight_key(self.stack, index, direction, part)]
+                                                         for part in family.WEIGHT_PARTS))
+             for direction in layer.directions}
+            for index, layer in enumerate(self.stack)]
         self.dense_w = weights["dense_kernel"].astype(np.float32).reshape(-1)
         self.dense_b = float(weights["dense_bias"].reshape(-1)[0])
-        self._padding_states: tuple[np.ndarray, np.ndarray] | None = None
-        if padding_states is not None:
-            if padding_states.units != self.units:
-                raise BundleError(f"padding_states.npz holds states of {padding_states.units} units, weights.npz "
-                                  f"an LSTM of {self.units}: the bundle is inconsistent; re-export it")
-            # The bundle's table, computed at export by Keras' own cell: no start-up loop here.
-            self._padding_states = (padding_states.h, padding_states.c)
-        self.fast_path = padding_states is not None
+        # A stack with a backward direction cannot skip its padding: it always runs the padded way.
+        self.skips_padding = family.fast_path_applies(self.stack)
+        self._roles = family.state_roles(self.stack) if self.skips_padding else []
+        self._padding_states: dict[str, np.ndarray] | None = None
+        if padding_states is not None and self.skips_padding:
+            if set(padding_states.roles) != set(self._roles) or any(
+                    padding_states.tables[role].shape[1] != self.stack[family.role_layer(role)[0]].units
+                    for role in self._roles):
+                raise BundleError(f"padding_states.npz holds the states {', '.join(padding_states.roles)} but "
+                                  f"weights.npz a {family.describe(self.stack)}: the bundle is inconsistent; "
+                                  "re-export it")
+            # The bundle's table, computed at export by Keras' own cells: no start-up loop here.
+            self._padding_states = dict(padding_states.tables)
+        self.fast_path = padding_states is not None and self.skips_padding
         self._workers = RowWorkers(tuning.row_workers(self.name, threads))
         self._closed = False
 
@@ -134,7 +269,7 @@ class NumpyLSTM:
         out = np.empty(len(ids), dtype=np.float32)
         # Rows sorted by length, so each chunk starts near its own first real token (results do
         # not depend on the grouping: every row runs the same steps from the same states).
-        if len(ids) > 1:
+        if len(ids) > 1 and self.skips_padding:
             order = np.argsort(steps_needed(ids) if steps is None else steps, kind="stable")
         else:
             order = np.arange(len(ids))
@@ -154,68 +289,74 @@ class NumpyLSTM:
 
     def _forward(self, ids: np.ndarray) -> np.ndarray:
         rows, steps = ids.shape
-        first = self._first_real_step(ids)
-        h_t, C_t = self._start_state(first, steps, rows)
-        # Input projections of every remaining step in one product: [rows * steps', E] x [E, 4H].
+        first = self._first_real_step(ids) if self.skips_padding else 0
         x = self.embedding[ids[:, first:]]
-        z_x = (x.reshape(-1, x.shape[-1]) @ self.W).reshape(rows, steps - first, 4 * self.units)
-        z_x += self.b
-        self._run_steps(z_x, h_t, C_t)
-        logits = h_t @ self.dense_w + self.dense_b
+        for index, layer in enumerate(self.layers):
+            last = index == len(self.layers) - 1
+            x = self._run_layer(index, layer, x, first, last=last)
+        logits = x @ self.dense_w + self.dense_b
         return _sigmoid_(logits.astype(np.float32))
+
+    def _run_layer(self, index: int, layer: dict[str, _Direction], x: np.ndarray, first: int, *,
+                   last: bool) -> np.ndarray:
+        """One layer over x [rows, steps, in]: its last state [rows, out] on top, else its sequence [rows, steps, out]."""
+        rows, steps = x.shape[:2]
+        outputs = []
+        for direction, cell in layer.items():
+            backward = direction == BACKWARD
+            state = cell.zero_state(rows) if backward else self._start_state(index, cell, first, rows)
+            sequence = None if last else np.empty((rows, steps, cell.units), np.float32)
+            z_x = cell.project(x[:, ::-1] if backward else x)
+            cell.run(z_x, state, sequence)
+            if last:
+                outputs.append(state[0])
+            else:  # the backward sequence read back in time order, as Keras' Bidirectional hands it on
+                outputs.append(sequence[:, ::-1] if backward else sequence)
+        return outputs[0] if len(outputs) == 1 else np.concatenate(outputs, axis=-1)
 
     def _first_real_step(self, ids: np.ndarray) -> int:
         """Number of leading steps that are padding in every row (front padding, as the tokenizer pads)."""
         real = np.flatnonzero((ids != PADDING_ID).any(axis=0))
         return int(real[0]) if len(real) else ids.shape[1]
 
-    def _start_state(self, first: int, steps: int, rows: int) -> tuple[np.ndarray, np.ndarray]:
-        """(h, C) after `first` padding tokens, from the bundle's table or one computed once."""
-        h_table, C_table = self._padding_table(steps)
-        return (np.repeat(h_table[first][None, :], rows, axis=0),
-                np.repeat(C_table[first][None, :], rows, axis=0))
+    def _start_state(self, index: int, cell: _Direction, first: int, rows: int) -> list[np.ndarray]:
+        """A forward layer's state after `first` padding tokens, from the bundle's table or one computed once."""
+        if not self.skips_padding:
+            return cell.zero_state(rows)
+        tables = self._padding_table(first)
+        return [np.repeat(tables[family.state_role(index, state)][first][None, :], rows, axis=0)
+                for state in cell.state_names]
 
-    def _padding_table(self, steps: int) -> tuple[np.ndarray, np.ndarray]:
+    def _padding_table(self, steps: int) -> dict[str, np.ndarray]:
         """The states after 0..steps padding tokens: the bundle's, else computed once."""
-        if self._padding_states is None or len(self._padding_states[0]) <= steps:
+        if not self.skips_padding:
+            return {}
+        if self._padding_states is None or len(self._padding_states["h0"]) <= steps:
             self._padding_states = self._padding_run(steps)
         return self._padding_states
 
-    def _padding_run(self, steps: int) -> tuple[np.ndarray, np.ndarray]:
-        """States after 0..steps padding tokens: the same for every text, so computed once."""
-        H = self.units
-        z_pad = np.broadcast_to(self.embedding[PADDING_ID] @ self.W + self.b, (1, steps, 4 * H)).copy()
-        h_table = np.zeros((steps + 1, H), dtype=np.float32)
-        C_table = np.zeros((steps + 1, H), dtype=np.float32)
-        h_t, C_t = np.zeros((1, H), np.float32), np.zeros((1, H), np.float32)
+    def _padding_run(self, steps: int) -> dict[str, np.ndarray]:
+        """States after 0..steps padding tokens, layer by layer: the same for every text, so computed once."""
+        cells = [layer[family.FORWARD] for layer in self.layers]
+        tables = {role: np.zeros((steps + 1, self.stack[family.role_layer(role)[0]].units), np.float32)
+                  for role in self._roles}
+        states = [cell.zero_state(1) for cell in cells]
+        pad = self.embedding[PADDING_ID][None, None, :]
         for t in range(steps):
-            self._run_steps(z_pad[:, t:t + 1], h_t, C_t)
-            h_table[t + 1], C_table[t + 1] = h_t[0], C_t[0]
-        return h_table, C_table
-
-    def _run_steps(self, z_x: np.ndarray, h_t: np.ndarray, C_t: np.ndarray) -> None:
-        """Advance (h_t, C_t) in place over the precomputed input projections z_x [rows, steps, 4H]."""
-        H = self.units
-        z = np.empty((len(h_t), 4 * H), dtype=np.float32)
-        tmp = np.empty((len(h_t), H), dtype=np.float32)
-        # Views into z, named as in the equations; gate columns are in i, f, o, c order.
-        i_t, f_t, o_t, c_tilde_t = z[:, :H], z[:, H:2 * H], z[:, 2 * H:3 * H], z[:, 3 * H:]
-        sigmoid_gates = z[:, :3 * H]
-        for t in range(z_x.shape[1]):
-            np.matmul(h_t, self.U, out=z)
-            z += z_x[:, t]
-            _sigmoid_(sigmoid_gates)          # i_t, f_t, o_t
-            np.tanh(c_tilde_t, out=c_tilde_t)  # c~_t
-            C_t *= f_t                         # C_t = f_t * C_{t-1} + i_t * c~_t
-            np.multiply(i_t, c_tilde_t, out=tmp)
-            C_t += tmp
-            np.tanh(C_t, out=tmp)              # h_t = o_t * tanh(C_t)
-            np.multiply(o_t, tmp, out=h_t)
+            x = pad
+            for index, cell in enumerate(cells):
+                sequence = np.empty((1, 1, cell.units), np.float32)
+                cell.run(cell.project(x), states[index], sequence)
+                x = sequence
+                for state, value in zip(cell.state_names, states[index]):
+                    tables[family.state_role(index, state)][t + 1] = value[0]
+        return tables
 
     def close(self) -> None:
         self._workers.close()  # waits for chunks in flight before the weights go
         self._closed = True
-        self.embedding = self.W = self.U = self.b = self.dense_w = None  # type: ignore[assignment]
+        self.embedding = self.dense_w = None  # type: ignore[assignment]
+        self.layers = []
         self._padding_states = None
 
 

@@ -25,10 +25,11 @@ from typing import Any
 
 import numpy as np
 
+from edgelstm.core import family
 from edgelstm.core.errors import BackendUnavailableError, BundleError
 from edgelstm.runtime import tuning
 from edgelstm.runtime.backends._workers import RowWorkers
-from edgelstm.runtime.padding import FAST_PATH_INPUTS, PaddingStates, plan_groups, steps_needed
+from edgelstm.runtime.padding import IDS_ROLE, PaddingStates, fast_path_roles, plan_groups, steps_needed
 
 CHUNK_ROWS = 64
 _DTYPES = {"tensor(int32)": np.int32, "tensor(int64)": np.int64, "tensor(float)": np.float32}
@@ -57,12 +58,15 @@ class OnnxRuntime:
             raise BundleError(f"onnxruntime {onnxruntime.__version__} cannot load {self.file}: "
                               f"{str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__}") from None
         self._input_name, self._input_dtype, self.maxlen = self._input_details()
-        self._state_names = self._state_inputs()
+        self._state_units = self._state_inputs()
         self._output_name = self._session.get_outputs()[0].name
         self._chunk_rows = 1 if _quantizes_per_call(entry) else CHUNK_ROWS
         # The fast path needs a model with state inputs and the bundle's table; else the padded way.
-        self.fast_path = padding_states is not None and self._state_names is not None
+        self.fast_path = padding_states is not None and bool(self._state_units)
         self._states = padding_states if self.fast_path else None
+        if self._states is not None and set(self._states.roles) != set(self._state_units):
+            raise BundleError(f"{self.file} takes the states {', '.join(self._state_units)} but the padding table "
+                              f"holds {', '.join(self._states.roles)}: the bundle is inconsistent; re-export it")
         self._workers = RowWorkers(tuning.row_workers(self.name, threads))
 
     @classmethod
@@ -74,10 +78,11 @@ class OnnxRuntime:
     def _input_details(self) -> tuple[str, type, int | None]:
         inputs = {value.name: value for value in self._session.get_inputs()}
         names = sorted(inputs)
-        known_inputs = len(names) == 1 or names == sorted(FAST_PATH_INPUTS)
+        known_inputs = len(names) == 1 or fast_path_roles(names)
         if not known_inputs or len(self._session.get_outputs()) != 1:
             raise BundleError(f"{self.file} has inputs {names} and {len(self._session.get_outputs())} outputs; an "
-                              "edgelstm model has one output and the inputs ids (or ids, h0, c0 for the fast path)")
+                              "edgelstm model has one output and the inputs ids (or ids and the states h0, c0, ... "
+                              "for the fast path)")
         ids = inputs["ids"] if "ids" in inputs else next(iter(inputs.values()))
         dtype = _DTYPES.get(ids.type)
         if dtype is None:
@@ -85,12 +90,12 @@ class OnnxRuntime:
         steps = ids.shape[-1]
         return ids.name, dtype, steps if isinstance(steps, int) else None
 
-    def _state_inputs(self) -> tuple[str, str, int] | None:
-        """(h0 name, c0 name, units) of a fast-path model, None for a single-input (padded) model."""
-        inputs = {value.name: value for value in self._session.get_inputs()}
+    def _state_inputs(self) -> dict[str, int]:
+        """State input -> units of a fast-path model, layer by layer; empty for a single-input (padded) model."""
+        inputs = {value.name: value for value in self._session.get_inputs() if value.name != IDS_ROLE}
         if "h0" not in inputs:
-            return None
-        return "h0", "c0", int(inputs["h0"].shape[-1])
+            return {}
+        return {role: int(inputs[role].shape[-1]) for role in family.ordered_roles(inputs)}
 
     def predict_ids(self, ids: np.ndarray, steps: np.ndarray | None = None) -> np.ndarray:
         """int ids [n, maxlen] -> float32 probabilities of label 1 [n]; `steps` as in base.Backend."""
@@ -123,10 +128,10 @@ class OnnxRuntime:
     def _run_unit(self, session: Any, ids: np.ndarray, steps: np.ndarray | None, rows: np.ndarray | slice) -> np.ndarray:
         """One call; on the fast path it runs only the group's longest real length."""
         if steps is None:
-            return self._run(session, ids[rows], None, None)
+            return self._run(session, ids[rows], None)
         unit = ids[rows]
         longest = int(steps[rows].max())
-        return self._run(session, unit[:, unit.shape[1] - longest:], *self._states.start(longest, len(unit)))
+        return self._run(session, unit[:, unit.shape[1] - longest:], self._states.start(longest, len(unit)))
 
     def bare_call(self, ids: np.ndarray) -> Callable[[], object]:
         """base.Backend.bare_call: one session.run on the feed `_run` would build."""
@@ -135,21 +140,19 @@ class OnnxRuntime:
         if self._states is not None:
             steps = int(steps_needed(ids)[0])
             feed[self._input_name] = np.ascontiguousarray(ids[:, ids.shape[1] - steps:])
-            h0, c0 = self._states.start(steps, 1)
-        elif self._state_names is not None:
-            h0 = c0 = np.zeros((1, self._state_names[2]), np.float32)
-        if self._state_names is not None:
-            feed[self._state_names[0]], feed[self._state_names[1]] = h0, c0
+            feed.update(self._states.start(steps, 1))
+        else:
+            feed.update(self._zero_states(1))
         session, names = self._session, [self._output_name]
         return lambda: session.run(names, feed)
 
-    def _run(self, session: Any, ids: np.ndarray, h0: np.ndarray | None, c0: np.ndarray | None) -> np.ndarray:
+    def _zero_states(self, rows: int) -> dict[str, np.ndarray]:
+        """The padded way: every layer starts from Keras' zero state."""
+        return {role: np.zeros((rows, units), np.float32) for role, units in self._state_units.items()}
+
+    def _run(self, session: Any, ids: np.ndarray, states: dict[str, np.ndarray] | None) -> np.ndarray:
         feed = {self._input_name: np.ascontiguousarray(ids)}
-        if self._state_names is not None:
-            h_name, c_name, units = self._state_names
-            zeros = np.zeros((len(ids), units), np.float32)  # the padded way: Keras' zero initial state
-            feed[h_name] = zeros if h0 is None else h0
-            feed[c_name] = zeros if c0 is None else c0
+        feed.update(self._zero_states(len(ids)) if states is None else states)
         (probs,) = session.run([self._output_name], feed)
         return np.asarray(probs, dtype=np.float32).reshape(len(ids))
 
