@@ -24,10 +24,10 @@ def render(manifest: dict[str, Any], bytes_of: dict[str, int], *, name: str | No
     accuracy = source.get("validation_accuracy")
     words = f"; it knows {known_words:,} words, any other word reads as unknown" if known_words is not None else ""
     lines = [
-        f"# {name or source['name']}: LSTM text classifier",
+        f"# {name or source['name']}: {_cells(arch)} text classifier",
         "",
         f"Binary text classifier ({arch['layers']}; vocabulary {arch['vocab_size']:,}, embedding "
-        f"{arch['embedding_dim']}, {arch['lstm_units']} LSTM units) reading up to {task['maxlen']} tokens{words}. "
+        f"{arch['embedding_dim']}{_units(arch)}) reading up to {task['maxlen']} tokens{words}. "
         f"Its output is the {task['output']} probability of label 1 (`{task['labels'][1]}`), which it predicts at or above "
         f"{LABEL_THRESHOLD}, "
         f"else label 0 (`{task['labels'][0]}`). `edgelstm predict` prints `probability`, how sure the model "
@@ -105,18 +105,46 @@ def _usage(manifest: dict[str, Any]) -> list[str]:
     ] + _fast_path_usage(manifest)
 
 
+def _cells(arch: dict[str, Any]) -> str:
+    """'LSTM', 'GRU' or 'LSTM and GRU': the recurrent cells of the stack (docs/family.md)."""
+    cells = sorted({layer["cell"].upper() for layer in arch.get("recurrent", [{"cell": "lstm"}])}, reverse=True)
+    return " and ".join(cells)
+
+
+def _units(arch: dict[str, Any]) -> str:
+    """', 128 LSTM units' for the classic single LSTM; a stack's widths are in `layers` already."""
+    from edgelstm.core import family
+
+    records = arch.get("recurrent")
+    classic = records is None or family.is_classic(family.stack_from_records(records))
+    return f", {arch['lstm_units']} LSTM units" if classic else ""
+
+
 def _fast_path_usage(manifest: dict[str, Any]) -> list[str]:
-    fast = [name for name, entry in manifest["variants"].items() if entry.get("fast_path")]
+    fast = {name: entry for name, entry in manifest["variants"].items() if entry.get("fast_path")}
+    padded_only = manifest["source_run"]["architecture"].get("padded_only")
+    if padded_only:
+        return ["", "### The padding", "", f"Every variant reads {manifest['task']['maxlen']} ids, padded at the "
+                f"front, from the zero state: {padded_only}."]
     if not fast:
         return []
     maxlen = manifest["task"]["maxlen"]
+    states = [role for role in next(iter(fast.values()))["fast_path"]["inputs"] if role != "ids"]
+    tables = ", ".join(f"`{key}`" for key in _table_names(states))
     return [
         "",
         "### Skipping the padding",
         "",
-        f"{', '.join(f'`{name}`' for name in fast)} also take the LSTM's initial state (inputs `h0`, `c0`) and",
+        f"{', '.join(f'`{name}`' for name in fast)} also take the initial state of each recurrent layer "
+        f"(inputs {', '.join(f'`{role}`' for role in states)}) and",
         "any sequence length. A text of n real tokens gives the padded result from just those n ids,",
-        f"started from row {maxlen} - n of `padding_states.npz` (`h`, `c`: the state after that many",
+        f"started from row {maxlen} - n of `padding_states.npz` ({tables}: the state after that many",
         "padding steps); the edgelstm runtime does this by default. Variants without a `fast_path`",
         f"entry read {maxlen} ids, padded at the front, from the zero state.",
     ]
+
+
+def _table_names(roles: list[str]) -> list[str]:
+    from edgelstm.core.family import table_key
+
+    return [table_key(role) for role in roles]

@@ -198,3 +198,33 @@ def test_bad_family_flags_are_refused_in_one_line(field: str, value: object, mes
 
     with pytest.raises(ConfigError, match=message):
         TrainConfig(**{field: value})
+
+
+def test_manifest_records_read_a_stack_and_its_state_inputs() -> None:
+    """The typed manifest (core.manifest) reads a GRU stack's architecture and fast-path inputs,
+    and names a wrong field."""
+    import copy
+    import json
+    from pathlib import Path
+
+    from edgelstm.core.manifest import Manifest
+
+    fixture = Path(__file__).parent / "fixtures" / "schema1" / "bundle" / "manifest.json"
+    data = Manifest.from_dict(json.loads(fixture.read_text(encoding="utf-8"))).to_dict()
+    assert Manifest.from_dict(copy.deepcopy(data)).source_run.recurrent == (RecurrentLayer(LSTM, 8),)  # before the family
+    stack = (RecurrentLayer(GRU, 8), RecurrentLayer(GRU, 4))
+    data["source_run"]["architecture"].update(recurrent=[layer.to_dict() for layer in stack], fast_path=True)
+    for entry in data["variants"].values():
+        if entry.get("fast_path"):
+            entry["fast_path"]["inputs"] = {"ids": "ids", "h0": "h0", "h0_layer1": "h0_layer1"}
+    manifest = Manifest.from_dict(copy.deepcopy(data))
+    assert manifest.source_run.recurrent == stack and manifest.source_run.padded_only is None
+    bad = copy.deepcopy(data)
+    bad["source_run"]["architecture"]["recurrent"][1]["cell"] = "rnn"
+    with pytest.raises(BundleError, match=r"recurrent\[1\]\.cell must be one of lstm, gru"):
+        Manifest.from_dict(bad)
+    name = next(name for name, entry in data["variants"].items() if entry.get("fast_path"))
+    bad = copy.deepcopy(data)
+    bad["variants"][name]["fast_path"]["inputs"] = {"ids": "ids", "c0": "c0"}  # no h0
+    with pytest.raises(BundleError, match="must name the inputs ids and the states h0"):
+        Manifest.from_dict(bad)
