@@ -36,6 +36,9 @@ VALIDATION_ARRAYS = ("ids", "labels", "lengths")
 # source has them; export checks the mobile variants on them through MediaPipe's own tokenizer.
 VALIDATION_TEXT_ARRAYS = ("texts_utf8", "text_offsets")
 CALIBRATION_ARRAYS = ("ids", "labels")
+# The label of a row without one: an exported model file's rows drawn from its vocabulary
+# (edgelstm.export.model_file), gated on agreement with Keras; accuracy counts labelled rows only.
+UNLABELLED = -1
 # A folder --force may replace: empty, or holding a run's config. Anything else is left alone.
 RUN_MARKER = CONFIG
 
@@ -158,5 +161,6 @@ def _check_ids(path: Path, arrays: dict[str, np.ndarray], maxlen: int) -> None:
     if len(ids) == 0 or labels.shape != (len(ids),):
         raise DataError(f"{path}: needs at least one row and one label per row, found {len(ids)} rows "
                         f"and labels of shape {list(labels.shape)}")
-    if not np.isin(labels, (0, 1)).all():
-        raise DataError(f"{path}: labels must be 0 or 1, found {sorted(set(labels.tolist()))[:5]}")
+    if not np.isin(labels, (0, 1, UNLABELLED)).all():
+        raise DataError(f"{path}: labels must be 0 or 1 (or {UNLABELLED}: a row without one), found "
+                        f"{sorted(set(labels.tolist()))[:5]}")

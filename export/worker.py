@@ -33,6 +33,19 @@ def reference(job: dict[str, Any]) -> dict[str, Any]:
     return {"architecture": arch.to_dict()}
 
 
+def import_model(job: dict[str, Any]) -> dict[str, Any]:
+    """A Keras model file (.keras or legacy .h5) read as it is, checked to be in the recurrent family,
+    saved as a run's model.keras without optimizer state (edgelstm.export.model_file)."""
+    from edgelstm.export import keras_model
+
+    model = keras_model.load_model(Path(job["model"]))
+    arch = keras_model.architecture(model)  # refuses a model outside the family, naming the layer
+    # The same weights in a clean model: int32 ids [batch, maxlen] (a Sequential saved after `fit`
+    # keeps fit's float input and batch size), no dropout layers, no optimizer.
+    keras_model.twin(model, batch_size=None, state_inputs=False).save(job["out"])
+    return {"architecture": arch.to_dict()}
+
+
 def convert(job: dict[str, Any]) -> dict[str, Any]:
     """Build one variant's file with its route's converter function (core/variants.py).
 
@@ -128,7 +141,8 @@ def _predict(backend_name: str, path: Path, entry: dict[str, Any], ids: Any, sta
         backend.close()
 
 
-JOBS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {"reference": reference, "convert": convert, "check": check}
+JOBS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {"reference": reference, "convert": convert, "check": check,
+                                                                "import_model": import_model}
 
 
 def main(argv: list[str]) -> int:
