@@ -127,7 +127,8 @@ def test_without_data_the_variants_are_gated_on_drawn_ids_and_full_int8_is_skipp
     parity = manifest["variants"]["onnx-fp32"]["parity"]
     assert parity["passed"] and parity["accuracy"] is None and parity["label_agreement"] == 1.0
     with np.load(out / "golden.npz") as golden:
-        assert (golden["labels"] == -1).all() and len(golden["labels"]) == 300 + 5  # drawn rows, edge cases
+        # the drawn rows, then the edge cases
+        assert (golden["labels"] == -1).all() and len(golden["labels"]) == 300 + manifest["golden"]["edge_cases"]
     with Classifier.load(out, variant="onnx-fp32") as model:
         got = np.asarray(model.predict_proba(RAW_TEXTS), np.float32)
     np.testing.assert_allclose(got, tutorial["expected"], atol=1e-4, rtol=0)
