@@ -36,6 +36,7 @@ from edgelstm.core import rundir
 from edgelstm.core.errors import ConfigError, DataError, ExportError
 from edgelstm.core.hashing import sha256_of
 from edgelstm.export.jobs import DEFAULT_TIMEOUT, Job, JobFailed, run_job
+from edgelstm.runtime import textarrays
 from edgelstm.runtime.tokenizer import KERAS_INDEX_FROM, KERAS_START_ID, VOCAB_OOV_ID, Tokenizer
 
 MODEL_SUFFIXES = (".keras", ".h5", ".hdf5")
@@ -247,5 +248,7 @@ def _data(source: ModelFile, tokenizer: Tokenizer) -> tuple[Any, dict[str, np.nd
                         "(a fifth, at most 256, is kept apart for full-int8 calibration)")
     calibration = balanced_indices(encoded.labels, size, seed=SEED)
     rest = np.setdiff1d(np.arange(len(encoded.labels)), calibration)
-    validation = {"ids": encoded.ids[rest], "labels": encoded.labels[rest], "lengths": encoded.lengths[rest]}
+    validation = {"ids": encoded.ids[rest], "labels": encoded.labels[rest], "lengths": encoded.lengths[rest],
+                  # the raw texts too: export checks the mobile variants on them through MediaPipe's tokenizer
+                  **textarrays.pack([corpus.texts[int(i)] for i in rest])}
     return corpus, validation, {"ids": encoded.ids[calibration], "labels": encoded.labels[calibration]}

@@ -134,6 +134,24 @@ def test_without_data_the_variants_are_gated_on_drawn_ids_and_full_int8_is_skipp
     np.testing.assert_allclose(got, tutorial["expected"], atol=1e-4, rtol=0)
 
 
+def test_the_run_made_from_a_model_file_keeps_the_held_out_texts(tutorial: dict, tmp_path: Path) -> None:
+    """validation.npz carries the gate's raw texts (the mobile variants are checked on them in MediaPipe)."""
+    from edgelstm.core import rundir
+    from edgelstm.export.model_file import write_run
+    from edgelstm.runtime import textarrays
+
+    source = ModelFile(model=tutorial["folder"] / "tutorial.keras", data=tutorial["held_out"],
+                       word_index=tutorial["word_index"])
+    run = rundir.read_run(write_run(source, tmp_path, log=lambda line: None))
+    with open(tutorial["held_out"], encoding="utf-8", newline="") as handle:
+        texts = [row["text"] for row in csv.DictReader(handle)]
+    with np.load(run.root / rundir.VALIDATION) as arrays:
+        kept = textarrays.unpack(arrays)
+    assert kept is not None and len(kept) == len(run.validation["ids"]) == 400 and set(kept) <= set(texts)
+    tokenizer = run.tokenizer
+    np.testing.assert_array_equal(tokenizer.encode(kept[:20]), run.validation["ids"][:20])
+
+
 def test_a_model_file_outside_the_family_is_refused_before_converting(tutorial: dict, tmp_path: Path) -> None:
     keras = pytest.importorskip("keras")
     from edgelstm.core.errors import ExportError
