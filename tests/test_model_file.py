@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import csv
 import gzip
+import importlib.util
 import json
-import string
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pytest
@@ -21,21 +22,21 @@ from edgelstm.core.errors import ConfigError, DataError
 from edgelstm.export.model_file import ModelFile, build_tokenizer, read_vocabulary
 
 NUM_WORDS, MAXLEN = 10000, 200  # the example's
-START, OOV, INDEX_FROM = 1, 2, 3  # keras.datasets.imdb.load_data's defaults
 TRAIN_ROWS = 2000  # of the 2,500-review sample; the other 500 are the held-out data export gates on
 RAW_TEXTS = ["this movie was wonderful and the acting was great", "a boring and terrible film with a bad plot",
              "i have seen it twice"]
-_SPACES = str.maketrans({c: " " for c in string.punctuation.replace("'", "") + "\t\n"})
 
 
-def example_encoding(text: str, index: dict[str, int]) -> list[int]:
-    """What the example's data is (the data folder's README): Keras' IMDB encoding of a review."""
-    ids = [START]
-    for word in text.lower().translate(_SPACES).split(" "):
-        rank = index.get(word)
-        if rank is not None:
-            ids.append(rank + INDEX_FROM if rank + INDEX_FROM < NUM_WORDS else OOV)
-    return ids
+def _classic_example() -> ModuleType:
+    """scripts/classic_imdb.py: the example's own encoding of a review, kept in one place."""
+    path = Path(__file__).resolve().parents[1] / "scripts" / "classic_imdb.py"
+    spec = importlib.util.spec_from_file_location("classic_imdb", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+example_encoding = _classic_example().keras_encoding
 
 
 @pytest.fixture(scope="module")
