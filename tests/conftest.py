@@ -24,6 +24,12 @@ TINY = dict(data="synthetic", vocab_size=400, maxlen=64, embedding_dim=8, lstm_u
 
 
 @pytest.fixture(scope="session")
+def tiny_recipe() -> dict:
+    """TINY as a fixture, for tests that train a variation of it (another cell, more layers)."""
+    return dict(TINY)
+
+
+@pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A run directory (docs/contracts.md) trained on the built-in synthetic corpus."""
     from edgelstm.train.config import TrainConfig

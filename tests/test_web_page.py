@@ -245,3 +245,24 @@ def test_bench_gets_browser_rows(tiny_bundle: Path, browser_tools, tmp_path: Pat
         assert row["timings"]["cold_start_s"] >= row["timings"]["load_s"] > 0
         assert row["parity"]["passed"] and row["parity"]["n"] == golden
         assert f"| {row['variant']} / {row['backend']} |" in (out / "results.md").read_text()
+
+
+def test_onnx_client_feeds_every_state_of_a_stacked_gru(browser_tools, npm_packages, tiny_recipe: dict,
+                                                        tmp_path: Path) -> None:
+    """A GRU stack's ONNX model takes h0 and h0_layer1 (no c0): the page feeds each state it declares."""
+    from edgelstm.export.pipeline import export_run
+    from edgelstm.train.config import TrainConfig
+    from edgelstm.train.fit import train
+    from edgelstm.web.browser import drive
+    from edgelstm.web.page import build_page
+
+    run = train(TrainConfig(**{**tiny_recipe, "epochs": 2}, cell="gru", layers=2), tmp_path / "run", verbose=0)
+    bundle = export_run(run, tmp_path / "bundle", variants=["onnx-fp32"], log=lambda line: None)
+    states = [spec["name"] for spec in Bundle.open(bundle).variant("onnx-fp32").to_dict()["inputs"][1:]]
+    assert states == ["h0", "h0_layer1"], states
+    page = build_page(bundle, tmp_path / "page", packages=npm_packages, onnx=True, log=lambda line: None)
+    texts, keras = golden_texts(Bundle.open(bundle))
+    result = drive(page, texts[:40], clients=["onnxruntime"], tools=browser_tools)
+    assert "error" not in result, result["error"]
+    scores = np.array([row["score"] for row in result["results"]["onnxruntime"]], dtype=np.float64)
+    assert np.max(np.abs(scores - keras[:40])) <= VARIANTS["onnx-fp32"].tolerance.max_abs_diff

@@ -135,7 +135,9 @@ def _onnx_client(bundle: Bundle, variant: str, packages: npm.NpmPackages, folder
     tokenizer = {**bundle.tokenizer.to_dict(), "tables": tables()}
     (folder / "tokenizer-web.json").write_text(json.dumps(tokenizer, ensure_ascii=False, separators=(",", ":")),
                                                encoding="utf-8")
-    hidden = bundle.manifest.source_run.lstm_units
-    return {"title": "ONNX Runtime Web", "variant": variant, **model, "inputs": inputs, "hidden": hidden,
+    # Every state input starts at zero (Keras' initial state: the page runs the padded way), each with
+    # its own width, so a GRU (no c0) or a stack (h0_layer1, ...) is fed as the model declares it.
+    states = [[spec["name"], spec["shape"][-1]] for spec in entry["inputs"] if spec["name"] != inputs["ids"]]
+    return {"title": "ONNX Runtime Web", "variant": variant, **model, "inputs": inputs, "states": states,
             "output": entry["outputs"][0]["name"], "tokenizer": "./tokenizer-web.json",
             "module": "./vendor/onnxruntime/ort.wasm.min.mjs", "wasm": "./vendor/onnxruntime/"}

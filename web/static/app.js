@@ -34,12 +34,10 @@ async function loadOnnx(spec) {
   ]);
   const tokenizer = new Tokenizer(tokenizerData);
   encoders[spec.variant] = (text) => Array.from(tokenizer.encode(text));
-  const zeros = new Float32Array(spec.hidden);
   return async (text) => {
     const feeds = { [spec.inputs.ids]: new ort.Tensor("int32", tokenizer.encode(text), [1, tokenizer.maxlen]) };
-    if (spec.inputs.h0) {
-      feeds[spec.inputs.h0] = new ort.Tensor("float32", zeros, [1, spec.hidden]);
-      feeds[spec.inputs.c0] = new ort.Tensor("float32", zeros, [1, spec.hidden]);
+    for (const [name, width] of spec.states) {
+      feeds[name] = new ort.Tensor("float32", new Float32Array(width), [1, width]);
     }
     const p = (await session.run(feeds))[spec.output].data[0];
     return { [labels[0]]: 1 - p, [labels[1]]: p };
