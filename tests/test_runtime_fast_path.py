@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from edgelstm.core.variants import FAST_PATH_MAX_DIFF_FP32, VARIANTS
-from edgelstm.runtime.backends.base import is_installed
+from edgelstm.runtime.backends.base import is_installed, reason_unsupported
 from edgelstm.runtime.bundle import Bundle
 from edgelstm.runtime.classifier import Classifier
 from edgelstm.runtime.padding import PADDING_STATES, PaddingStates, plan_groups, steps_needed
@@ -67,8 +67,13 @@ def test_bundle_lists_padding_states_and_fast_path_entries(tiny_bundle: Path) ->
 
 @pytest.mark.parametrize("variant", FAST_VARIANTS)
 def test_fast_path_matches_padded_way(tiny_bundle: Path, variant: str) -> None:
-    golden = Bundle.open(tiny_bundle).golden()
+    bundle = Bundle.open(tiny_bundle)
+    golden = bundle.golden()
     backend = backend_for(variant)
+    # A refusal the runtime states for this file (tflite-runtime 2.14 and the FULLY_CONNECTED v12 of a
+    # bundle whose dense weights are int8 per channel, as the emulated Pi's is) is not this test's concern.
+    if reason := reason_unsupported(backend, variant, bundle.variant(variant).to_dict()):
+        pytest.skip(f"{backend} refuses {variant} of this bundle: {reason}")
     with Classifier.load(tiny_bundle, variant=variant, backend=backend, fast_path=False) as padded:
         assert not padded.fast_path
         slow = padded.predict_ids(golden["ids"])
