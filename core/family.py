@@ -156,10 +156,8 @@ def state_role(layer: int, state: str) -> str:
 
 def table_key(role: str) -> str:
     """The padding_states.npz array of a state role: h0 -> h, c0_layer1 -> c_layer1."""
-    match = _STATE_ROLE.match(role)
-    if not match:
-        raise ValueError(f"{role!r} is not a state input name (h0, c0, h0_layer1, ...)")
-    return match["state"] + (f"_layer{match['layer']}" if match["layer"] else "")
+    layer, state = role_layer(role)
+    return state + (f"_layer{layer}" if layer else "")
 
 
 def role_of_table(key: str) -> str | None:

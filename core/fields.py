@@ -24,6 +24,11 @@ _SHOWN = 60
 MAX_TEXT_CHARS = 4096
 
 
+def clip(text: str) -> str:
+    """`text` cut to _SHOWN characters (with "..."), so a message naming it stays one line."""
+    return text if len(text) <= _SHOWN else text[:_SHOWN] + "..."
+
+
 def describe(value: Any) -> str:
     """'int 3', 'list of 2', 'null': what was found, short enough for one line."""
     if value is None:
@@ -33,8 +38,7 @@ def describe(value: Any) -> str:
     if isinstance(value, (int, float)):
         return f"{type(value).__name__} {value!r}"
     if isinstance(value, str):
-        shown = value if len(value) <= _SHOWN else value[:_SHOWN] + "..."
-        return f"string {shown!r}"
+        return f"string {clip(value)!r}"
     if isinstance(value, (list, dict)):
         return f"{'list' if isinstance(value, list) else 'object'} of {len(value)}"
     return type(value).__name__
@@ -51,7 +55,7 @@ class Fields:
 
     # --- plumbing --------------------------------------------------------------------------
     def path(self, key: str) -> str:
-        key = key if len(key) <= _SHOWN else key[:_SHOWN] + "..."  # a hostile key keeps the message short
+        key = clip(key)  # a hostile key keeps the message short
         return f"{self.where}.{key}" if self.where else key
 
     def _error(self, path: str, expected: str, value: Any) -> EdgeLSTMError:

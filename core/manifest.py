@@ -18,7 +18,7 @@ from typing import Any
 from edgelstm.core import family
 from edgelstm.core.errors import BundleError
 from edgelstm.core.family import RecurrentLayer
-from edgelstm.core.fields import Fields, describe, is_int
+from edgelstm.core.fields import Fields, clip, describe, is_int
 from edgelstm.core.outputs import LABEL_THRESHOLD, OUTPUT_KINDS, SCHEMA1_OUTPUT, SIGMOID
 from edgelstm.core.variants import VARIANTS, Tolerance, variant_spec
 
@@ -51,7 +51,7 @@ def _fields(data: Any, where: str = "") -> Fields:
 
 def _shown(text: str) -> str:
     """A name from the file, quoted and cut so an error stays one short line."""
-    return repr(text if len(text) <= 60 else text[:60] + "...")
+    return repr(clip(text))
 
 
 def plain_file_name(name: str) -> bool:
@@ -149,8 +149,7 @@ def _check_recurrent(architecture: Fields) -> None:
     if not isinstance(value, list) or not value:
         raise architecture.fail("recurrent", "must be a non-empty list of layers")
     for index in range(len(value)):
-        layer = Fields(value[index], architecture.path(f"recurrent[{index}]"), source=architecture.source,
-                       error=architecture.error_class)
+        layer = _fields(value[index], architecture.path(f"recurrent[{index}]"))
         layer.text("cell", choices=family.CELLS)
         layer.integer("units", low=1, high=MAX_VOCAB)
         layer.boolean("bidirectional")
