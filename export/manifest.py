@@ -60,7 +60,7 @@ def _source_run(run: RunDirectory, architecture: dict[str, Any]) -> dict[str, An
     validation = run.metrics.get("validation", {})
     return {"name": run.root.resolve().name, "config": run.config, "model_sha256": sha256_of(run.model_path),
             "data_fingerprint": run.metrics.get("data", {}), "validation_accuracy": validation.get("accuracy"),
-            "architecture": {"layers": "Embedding -> LSTM -> Dense(1, sigmoid)", **architecture}}
+            "architecture": dict(architecture)}  # keras_model.Architecture.to_dict: "layers" describes the stack
 
 
 def _task(run: RunDirectory) -> dict[str, Any]:

@@ -18,7 +18,7 @@ import numpy as np
 
 from edgelstm.core import family
 from edgelstm.core.errors import ExportError
-from edgelstm.core.family import RecurrentLayer
+from edgelstm.core.manifest import STAGE_PARITY
 from edgelstm.core.outputs import LABEL_THRESHOLD
 from edgelstm.core.rundir import TOKENIZER, RunDirectory, read_run
 from edgelstm.core.variants import VARIANTS, Route, VariantSpec, parse_variants, resolve_routes
@@ -183,7 +183,7 @@ def _export_variant(spec: VariantSpec, route: Route, ctx: Context) -> Outcome:
 
 def family_refusal(route: Route, architecture: dict[str, Any]) -> str | None:
     """Why `route` cannot build a variant of this stack (the variant table's `family_refused`), or None."""
-    stack = tuple(RecurrentLayer.from_dict(layer) for layer in architecture.get("recurrent", []))
+    stack = family.stack_from_records(architecture.get("recurrent", []))
     for feature in sorted(family.features(stack)):
         if feature in route.family_refused:
             return f"{family.describe(stack)}: {route.family_refused[feature]}"
@@ -262,7 +262,7 @@ def summary(outcomes: list[Outcome]) -> str:
 def why_failed(outcome: Outcome) -> str:
     """'convert failed: ...' or 'over its parity bound: label agreement ...', one line."""
     if outcome.error:
-        return f"{outcome.stage} failed: {outcome.error.splitlines()[0] if outcome.error else ''}"
+        return f"{outcome.stage} failed: {outcome.error.splitlines()[0]}"
     return "over its parity bound: " + "; ".join(outcome.parity.failures if outcome.parity else [])
 
 
@@ -288,7 +288,7 @@ def _write_bundle(ctx: Context, architecture: dict[str, Any], outcomes: list[Out
             rejected[outcome.name] = {"route": outcome.route, "stage": outcome.stage, "error": outcome.error}
         elif not outcome.passed and not keep_failed:
             _remove_model_files(ctx.folder, outcome.name)
-            rejected[outcome.name] = {"route": outcome.route, "stage": "parity", "error": why_failed(outcome),
+            rejected[outcome.name] = {"route": outcome.route, "stage": STAGE_PARITY, "error": why_failed(outcome),
                                       "parity": outcome.entry["parity"]}
             outcome.entry = None
     variants = {o.name: o.entry for o in outcomes if o.entry is not None}
