@@ -146,9 +146,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except ModuleNotFoundError as error:
-        if getattr(args, "debug", False) or not missing_extra(error, args.command):
-            return report_error(error, debug=getattr(args, "debug", False))
-        print(f"edgelstm: error: {missing_extra(error, args.command)}", file=sys.stderr)
+        debug = getattr(args, "debug", False)
+        hint = None if debug else missing_extra(error, args.command)
+        if hint is None:
+            return report_error(error, debug=debug)
+        print(f"edgelstm: error: {hint}", file=sys.stderr)
         return 2
     except Exception as error:  # noqa: BLE001 - the one place errors become exit codes
         return report_error(error, debug=getattr(args, "debug", False))
