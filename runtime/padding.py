@@ -41,6 +41,13 @@ class PaddingStates:
 
     tables: dict[str, np.ndarray]  # state role -> [maxlen + 1, H], in feeding order (layer by layer, h first)
 
+    def __post_init__(self) -> None:
+        # One row's start states for every step count, built once (maxlen + 1 small dicts of views):
+        # a batch-1 call then makes no slices or dict of its own. Shared: interpreters only read inputs.
+        rows = len(next(iter(self.tables.values())))
+        object.__setattr__(self, "_one_row", [{role: table[k:k + 1] for role, table in self.tables.items()}
+                                              for k in range(rows)])
+
     @property
     def h(self) -> np.ndarray:
         """The first layer's h table (the classic LSTM's `h`)."""
@@ -87,10 +94,12 @@ class PaddingStates:
         return cls({role: tables[role] for role in family.ordered_roles(tables)})
 
     def start(self, steps: int, rows: int) -> dict[str, np.ndarray]:
-        """State role -> initial state [rows, H] for rows that will run their last `steps` tokens."""
+        """State role -> initial state [rows, H] for rows that will run their last `steps` tokens.
+
+        One row's dict is shared between calls (prebuilt): read it, do not modify it."""
         k = self.maxlen - steps
-        if rows == 1:  # read-only views: interpreters copy their inputs
-            return {role: table[k:k + 1] for role, table in self.tables.items()}
+        if rows == 1:
+            return self._one_row[k]  # type: ignore[attr-defined]
         return {role: np.repeat(table[k:k + 1], rows, axis=0) for role, table in self.tables.items()}
 
 
@@ -104,6 +113,11 @@ def steps_needed(ids: np.ndarray) -> np.ndarray:
     real = ids != PADDING_ID
     first = np.where(real.any(axis=1), real.argmax(axis=1), maxlen)
     return np.maximum(maxlen - first, 1).astype(np.int64)
+
+
+def steps_of_length(length: int) -> np.ndarray:
+    """`steps_from_lengths` of one row's length, [max(length, 1)] int64, without array arithmetic."""
+    return np.array([max(length, 1)], dtype=np.int64)
 
 
 def steps_from_lengths(lengths: np.ndarray) -> np.ndarray:

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from edgelstm.core.outputs import LABEL_THRESHOLD
-from edgelstm.runtime import Bundle, Classifier, ClosedError, InputError, Prediction
+from edgelstm.runtime import Bundle, Classifier, ClosedError, InputError, Prediction, selection
 from edgelstm.runtime.backends import base
 
 # Backends with different threading stories: a locked interpreter, locked NumPy buffers,
@@ -69,6 +69,49 @@ def test_batches_of_any_size_match_row_by_row(classifier, tiny_bundle) -> None:
     alone = np.array([classifier.predict_proba(t) for t in texts[:: 37]])
     np.testing.assert_allclose(together[:: 37], alone, atol=1e-5)
     assert classifier.predict_proba(iter(texts[:3])).shape == (3,)  # any iterable
+
+
+def lane_texts(bundle_dir: Path) -> list:
+    """Texts for the batch-1 lane: short, long, empty, punctuation, non-ASCII, past maxlen, bytes."""
+    return [*sample_texts(bundle_dir, 6), "", "?!... ---", "Ｇｒｅａｔ café «film» 映画 좋은", "word " * 500,
+            b"a caf\xc3\xa9 film"]  # UTF-8 bytes of "a café film"
+
+
+@pytest.mark.parametrize("backend", THREADING_BACKENDS)
+def test_batch_of_one_lane_gives_exactly_the_batch_paths_results(tiny_bundle, backend) -> None:
+    """predict/predict_proba of one str or a one-item list take the batch-1 lane; a one-item tuple
+    takes the batch path. Same scores to the bit and same types, on every variant the backend runs."""
+    require(backend)
+    bundle = Bundle.open(tiny_bundle)
+    variants = selection.runnable_with(bundle, backend)
+    assert variants, f"{backend} runs no variant of the tiny bundle"
+    texts = lane_texts(tiny_bundle)
+    for variant in variants:
+        with Classifier.load(tiny_bundle, variant=variant, backend=backend) as classifier:
+            batch = classifier.predict_proba(texts)
+            for position, text in enumerate(texts):
+                through_batch = classifier.predict_proba((text,))
+                listed = classifier.predict_proba([text])
+                assert isinstance(listed, np.ndarray) and listed.dtype == np.float32 and listed.shape == (1,)
+                assert listed[0] == through_batch[0], (variant, text)
+                assert classifier.predict([text]) == classifier.predict((text,)), (variant, text)
+                if isinstance(text, str):  # a lone str is one text; lone bytes take the batch path
+                    single = classifier.predict_proba(text)
+                    assert isinstance(single, float) and single == float(through_batch[0]), (variant, text)
+                    assert classifier.predict(text) == classifier.predict((text,))[0], (variant, text)
+                # Within a batch, a row may share its call with others: the same within the fast path's bounds.
+                assert listed[0] == pytest.approx(float(batch[position]), abs=1e-5), (variant, text)
+
+
+@pytest.mark.parametrize("bad", [[None], [3], [float("nan")], [b"\xff\xfe bad"], [["nested"]], [{"text": "x"}]])
+def test_a_bad_text_in_the_batch_of_one_lane_gets_the_batch_paths_one_line_error(classifier, bad) -> None:
+    for method in (classifier.predict, classifier.predict_proba):
+        with pytest.raises(InputError) as through_batch:
+            method(tuple(bad))  # a tuple takes the batch path
+        with pytest.raises(InputError) as through_lane:
+            method(bad)
+        assert str(through_lane.value) == str(through_batch.value)
+        assert "text #0" in str(through_lane.value) and "\n" not in str(through_lane.value)
 
 
 @pytest.mark.parametrize("bad, message", [

@@ -15,7 +15,14 @@ from edgelstm.core.variants import FAST_PATH_MAX_DIFF_FP32, VARIANTS
 from edgelstm.runtime.backends.base import is_installed, reason_unsupported
 from edgelstm.runtime.bundle import Bundle
 from edgelstm.runtime.classifier import Classifier
-from edgelstm.runtime.padding import PADDING_STATES, PaddingStates, plan_groups, steps_needed
+from edgelstm.runtime.padding import (
+    PADDING_STATES,
+    PaddingStates,
+    plan_groups,
+    steps_from_lengths,
+    steps_needed,
+    steps_of_length,
+)
 from edgelstm.runtime.parity import compare
 from edgelstm.runtime.verify import FAST, PADDED, verify_bundle
 
@@ -38,6 +45,26 @@ def backend_for(variant: str) -> str:
 def test_steps_needed_counts_real_tokens_and_at_least_one() -> None:
     ids = np.array([[0, 0, 0, 5], [0, 7, 0, 5], [0, 0, 0, 0], [4, 5, 6, 7]])
     assert steps_needed(ids).tolist() == [1, 3, 1, 4]
+
+
+def test_steps_of_length_is_steps_from_lengths_of_one_row() -> None:
+    for length in (0, 1, 7, 200):
+        assert steps_of_length(length).tolist() == steps_from_lengths(np.array([length], np.int32)).tolist()
+        assert steps_of_length(length).dtype == steps_from_lengths(np.array([length], np.int32)).dtype
+
+
+def test_start_states_are_the_table_rows_for_one_row_and_for_many() -> None:
+    rng = np.random.default_rng(3)
+    tables = {"h0": rng.normal(size=(6, 3)).astype(np.float32), "c0": rng.normal(size=(6, 3)).astype(np.float32)}
+    states = PaddingStates(tables)
+    for steps in range(1, states.maxlen + 1):
+        one, three = states.start(steps, 1), states.start(steps, 3)
+        assert list(one) == list(three) == ["h0", "c0"]
+        for role, table in tables.items():
+            row = table[states.maxlen - steps]
+            np.testing.assert_array_equal(one[role], row[None, :])  # prebuilt, the same every call
+            np.testing.assert_array_equal(three[role], np.repeat(row[None, :], 3, axis=0))
+        assert states.start(steps, 1) is one
 
 
 def test_plan_groups_covers_every_row_once_sorted_by_length() -> None:

@@ -64,6 +64,28 @@ def test_encode_returns_int32_rows_for_one_text_or_many() -> None:
         tokenizer.encode(["fine", 3])
 
 
+@pytest.mark.parametrize("kind", ["vocab", "keras-imdb"])
+@pytest.mark.parametrize("padding", ["pre", "post"])
+def test_encode_one_gives_exactly_the_batch_encoding(kind: str, padding: str) -> None:
+    """The batch-1 lane's encoder: the same row and length as encode_with_lengths([text]), on both
+    padding sides, for texts shorter and longer than maxlen, empty, punctuation-only and non-ASCII."""
+    corpus = ["good film great acting", "bad film dull plot", "great great plot twist"]
+    if kind == "vocab":
+        tokenizer = Tokenizer.fit(corpus, vocab_size=8, maxlen=6)
+    else:
+        tokenizer = Tokenizer.from_keras_word_index({"great": 1, "film": 2, "plot": 3}, num_words=6, maxlen=6)
+    tokenizer.padding = padding
+    texts = ["", "?!", "good", "great film", "Ｇｒｅａｔ café plot", "unknown " * 3, "great plot film " * 5]
+    for text in texts:
+        ids, length = tokenizer.encode_one(text)
+        batch_ids, batch_lengths = tokenizer.encode_with_lengths([text])
+        assert ids.dtype == np.int32 and ids.shape == (1, 6)
+        np.testing.assert_array_equal(ids, batch_ids)
+        assert length == int(batch_lengths[0])
+    with pytest.raises(InputError, match="text #0 is int"):
+        tokenizer.encode_one(3)  # type: ignore[arg-type]
+
+
 def test_keras_imdb_kind_marks_the_start_drops_unindexed_words_and_caps_the_vocabulary() -> None:
     index = {"the": 1, "film": 2, "rare": 50}
     tokenizer = Tokenizer.from_keras_word_index(index, num_words=20, maxlen=6)

@@ -110,6 +110,8 @@ class TFLiteBackend:
         self._inputs, self._output = self._io_details(entry)
         self._input = self._inputs["ids"]
         self._output_scale, self._output_zero_point = self._output.get("quantization", (0.0, 0))
+        # Decided once, not per row: a fully integer model hands out int8 scores with a scale.
+        self._output_quantized = bool(self._output_scale) and np.issubdtype(self._output["dtype"], np.integer)
         self._reset = bool(entry.get("reset_variables", True))
         self._post_padded = (entry.get("mediapipe") or {}).get("input_layout") == POST_PADDED
         # The fast path needs a model with state inputs and the bundle's table; else the padded way.
@@ -123,6 +125,9 @@ class TFLiteBackend:
                              for role in self._state_roles}
         # Per interpreter, the ids length it is allocated for.
         self._steps = [int(self._input["shape"][-1])] * workers
+        # Tensor indices every invoke uses, looked up once.
+        self._ids_index, self._output_index = self._input["index"], self._output["index"]
+        self._state_index = {role: self._inputs[role]["index"] for role in self._state_roles}
 
     @classmethod
     def _interpreter_class(cls) -> Any:
@@ -220,17 +225,17 @@ class TFLiteBackend:
         if self._reset:
             interpreter.reset_all_variables()
         if ids.shape[1] != self._steps[slot]:  # resizing re-plans the graph: only when the length changes
-            interpreter.resize_tensor_input(self._input["index"], list(ids.shape))
+            interpreter.resize_tensor_input(self._ids_index, list(ids.shape))
             interpreter.allocate_tensors()
             self._steps[slot] = ids.shape[1]
-        interpreter.set_tensor(self._input["index"], ids)
+        interpreter.set_tensor(self._ids_index, ids)
         if self._zero_states:
             states = self._states.start(ids.shape[1], 1) if self._states is not None else self._zero_states
             for role, value in states.items():
-                interpreter.set_tensor(self._inputs[role]["index"], value)
+                interpreter.set_tensor(self._state_index[role], value)
         interpreter.invoke()
         # One probability, or one score per label (mobile): P(label 1) is the last either way.
-        return float(self._dequantize(interpreter.get_tensor(self._output["index"])).reshape(-1)[-1])
+        return float(self._dequantize(interpreter.get_tensor(self._output_index)).reshape(-1)[-1])
 
     def bare_call(self, ids: np.ndarray) -> Callable[[], object]:
         """base.Backend.bare_call: set the inputs, invoke, read the output, on interpreter 0
@@ -261,8 +266,7 @@ class TFLiteBackend:
         return call
 
     def _dequantize(self, value: np.ndarray) -> np.ndarray:
-        # A fully integer model may hand out int8 probabilities with a scale and zero point.
-        if self._output_scale and np.issubdtype(value.dtype, np.integer):
+        if self._output_quantized:
             return (value.astype(np.float32) - self._output_zero_point) * self._output_scale
         return value.astype(np.float32, copy=False)
 

@@ -266,14 +266,16 @@ class NumpyLSTM:
         if self._closed:
             raise BackendUnavailableError("the numpy backend was closed")
         ids = np.asarray(ids)
+        self._padding_table(ids.shape[1])  # filled here, so the workers only read it
+        if len(ids) == 1:  # batch 1: the forward pass itself, no ordering or chunks
+            return self._forward(ids)
         out = np.empty(len(ids), dtype=np.float32)
         # Rows sorted by length, so each chunk starts near its own first real token (results do
         # not depend on the grouping: every row runs the same steps from the same states).
-        if len(ids) > 1 and self.skips_padding:
+        if self.skips_padding:
             order = np.argsort(steps_needed(ids) if steps is None else steps, kind="stable")
         else:
             order = np.arange(len(ids))
-        self._padding_table(ids.shape[1])  # filled here, so the workers only read it
 
         def run_chunk(slot: int, rows: np.ndarray) -> None:
             out[rows] = self._forward(ids[rows])

@@ -60,6 +60,9 @@ class OnnxRuntime:
         self._input_name, self._input_dtype, self.maxlen = self._input_details()
         self._state_units = self._state_inputs()
         self._output_name = self._session.get_outputs()[0].name
+        self._output_names = [self._output_name]  # what every run asks for, built once
+        # The padded way's start for one row, shared by every call (a session only reads its inputs).
+        self._zero_row = {role: np.zeros((1, units), np.float32) for role, units in self._state_units.items()}
         self._chunk_rows = 1 if _quantizes_per_call(entry) else CHUNK_ROWS
         # The fast path needs a model with state inputs and the bundle's table; else the padded way.
         self.fast_path = padding_states is not None and bool(self._state_units)
@@ -107,8 +110,8 @@ class OnnxRuntime:
             steps = None  # the padded way runs every step
         elif steps is None:
             steps = steps_needed(ids)
-        if len(ids) == 1:  # batch 1: one call, nothing to group or share out
-            return self._run_unit(session, ids, steps, slice(None))
+        if len(ids) == 1:  # batch 1: one call, nothing to group or share out, no reduction over `steps`
+            return self._run(session, ids, None) if steps is None else self._run_last(session, ids, int(steps[0]))
         out = np.empty(len(ids), dtype=np.float32)
 
         def run_unit(slot: int, rows: np.ndarray) -> None:  # the session is shared: `slot` is not needed
@@ -125,13 +128,15 @@ class OnnxRuntime:
         size = self._chunk_rows
         return [np.arange(start, min(start + size, len(ids))) for start in range(0, len(ids), size)]
 
-    def _run_unit(self, session: Any, ids: np.ndarray, steps: np.ndarray | None, rows: np.ndarray | slice) -> np.ndarray:
+    def _run_unit(self, session: Any, ids: np.ndarray, steps: np.ndarray | None, rows: np.ndarray) -> np.ndarray:
         """One call; on the fast path it runs only the group's longest real length."""
         if steps is None:
             return self._run(session, ids[rows], None)
-        unit = ids[rows]
-        longest = int(steps[rows].max())
-        return self._run(session, unit[:, unit.shape[1] - longest:], self._states.start(longest, len(unit)))
+        return self._run_last(session, ids[rows], int(steps[rows].max()))
+
+    def _run_last(self, session: Any, unit: np.ndarray, steps: int) -> np.ndarray:
+        """The fast path: the unit's last `steps` tokens, from the state its padding leads to."""
+        return self._run(session, unit[:, unit.shape[1] - steps:], self._states.start(steps, len(unit)))
 
     def bare_call(self, ids: np.ndarray) -> Callable[[], object]:
         """base.Backend.bare_call: one session.run on the feed `_run` would build."""
@@ -143,17 +148,19 @@ class OnnxRuntime:
             feed.update(self._states.start(steps, 1))
         else:
             feed.update(self._zero_states(1))
-        session, names = self._session, [self._output_name]
+        session, names = self._session, self._output_names
         return lambda: session.run(names, feed)
 
     def _zero_states(self, rows: int) -> dict[str, np.ndarray]:
-        """The padded way: every layer starts from Keras' zero state."""
+        """The padded way: every layer starts from Keras' zero state (one row's, allocated once)."""
+        if rows == 1:
+            return self._zero_row
         return {role: np.zeros((rows, units), np.float32) for role, units in self._state_units.items()}
 
     def _run(self, session: Any, ids: np.ndarray, states: dict[str, np.ndarray] | None) -> np.ndarray:
         feed = {self._input_name: np.ascontiguousarray(ids)}
         feed.update(self._zero_states(len(ids)) if states is None else states)
-        (probs,) = session.run([self._output_name], feed)
+        (probs,) = session.run(self._output_names, feed)
         return np.asarray(probs, dtype=np.float32).reshape(len(ids))
 
     def close(self) -> None:
