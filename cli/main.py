@@ -9,7 +9,6 @@ Every verb lives in a small module exposing `configure(parser)` and
 from __future__ import annotations
 
 import argparse
-import difflib
 import importlib
 import os
 import sys
@@ -112,14 +111,17 @@ def parse(argv: list[str], verb: str | None) -> argparse.Namespace:
     if position is None:
         return build_parser().parse_args(argv)  # no verb: --help, --version or nothing
     if verb is None:
+        import difflib
+
         close = difflib.get_close_matches(argv[position], COMMANDS, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
         build_parser(argv[position]).error(f"unknown command {argv[position]!r}{hint} "
                                            f"(commands: {', '.join(COMMANDS)})")
-    top = build_parser(verb).parse_args(argv[:position])  # the options before the verb
+    # The options before the verb (--debug); none, the usual case, needs no top-level parser built.
+    top_debug = bool(position) and build_parser(verb).parse_args(argv[:position]).debug
     args = verb_parser(verb).parse_intermixed_args(argv[position + 1:])
     args.command, args._module = verb, COMMANDS[verb][0]
-    args.debug = top.debug or getattr(args, "debug", False)
+    args.debug = top_debug or getattr(args, "debug", False)
     return args
 
 

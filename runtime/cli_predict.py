@@ -23,10 +23,13 @@ import json
 import os
 import sys
 from collections.abc import Iterable, Iterator
-from typing import BinaryIO, TextIO
+from typing import TYPE_CHECKING, BinaryIO, TextIO
 
-from edgelstm.runtime import cli_options, inputs, pool
+from edgelstm.runtime import cli_options, inputs
 from edgelstm.runtime.inputs import BadLine, Record, read_records
+
+if TYPE_CHECKING:  # the pool (multiprocessing, sockets, pickle) is imported only when --workers > 1
+    from edgelstm.runtime import pool
 
 DEFAULT_BATCH = 256
 PREVIEW_CHARS = 60
@@ -93,7 +96,10 @@ def run(args: argparse.Namespace) -> int:
     if args.batch_size < 1:
         raise ConfigError(f"--batch-size must be >= 1, got {args.batch_size}")
     _refuse_run_directory(args.bundle)
-    pool.check_workers(args.workers)
+    if args.workers != 1:  # one process never imports the pool: its start-up is what a user waits for
+        from edgelstm.runtime import pool
+
+        pool.check_workers(args.workers)
     report = _Report(args, source)
     if args.engine == "ray":
         return _emit(_scored_on_ray(args, source), args, report)
@@ -147,6 +153,8 @@ def _scored_on_pool(args: argparse.Namespace, source: str | None) -> Iterator[Sc
     A chunk's bad record travels with it (a chunk may hold nothing else), so it is reported
     only once everything before it has been written, as in one process.
     """
+    from edgelstm.runtime import pool
+
     spec = pool.PoolSpec(str(args.bundle), variant=args.variant, backend=args.backend, threads=args.threads,
                          trusted_keys=tuple(args.key) if args.key else None)
     announce = (lambda loaded: print(f"edgelstm: {loaded}, {args.workers} workers", file=sys.stderr)) if args.verbose else None
@@ -169,6 +177,8 @@ def _scored_on_ray(args: argparse.Namespace, source: str | None) -> Iterator[Sco
 
 
 def _pool_chunks(chunks: Iterable[list[Record | BadLine]]) -> Iterator[pool.Chunk]:
+    from edgelstm.runtime import pool
+
     row = 1
     for chunk in chunks:
         records = [item for item in chunk if isinstance(item, Record)]
@@ -226,10 +236,13 @@ def _refuse_run_directory(path: str) -> None:
 
     from edgelstm.core.errors import ConfigError
     from edgelstm.core.manifest import MANIFEST
-    from edgelstm.core.rundir import MODEL
 
     folder = Path(path)
-    if (folder / MODEL).is_file() and not (folder / MANIFEST).exists():
+    if (folder / MANIFEST).exists():
+        return  # a bundle: the run directory's module (and its staging imports) is not needed
+    from edgelstm.core.rundir import MODEL
+
+    if (folder / MODEL).is_file():
         raise ConfigError(f"{folder} is a run directory (from `edgelstm train`), not a bundle: "
                           f"export it first with `edgelstm export {folder} --out BUNDLE`, then predict with BUNDLE")
 

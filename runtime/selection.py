@@ -40,11 +40,14 @@ def numpy_serves(bundle: Bundle, variant: str) -> bool:
     return weights is not None and variant in weights.serves and weights.file in bundle.manifest.files
 
 
-def options(bundle: Bundle, variant: str) -> list[Option]:
-    """Every backend that could run `variant`, best first, with what stops it on this machine."""
+def options(bundle: Bundle, variant: str, *, backend: str | None = None) -> list[Option]:
+    """Every backend that could run `variant` (or only `backend`), best first, with what stops it here.
+
+    Naming the backend also keeps the other backends' modules unimported (start-up time)."""
     entry = bundle.variant(variant).to_dict()
     return [Option(variant, name, _problem(name, variant, entry))
-            for name in base.candidates(variant, entry, numpy_serves=numpy_serves(bundle, variant))]
+            for name in base.candidates(variant, entry, numpy_serves=numpy_serves(bundle, variant))
+            if backend is None or name == backend]
 
 
 def _problem(backend: str, variant: str, entry: dict[str, Any]) -> str | None:
@@ -77,8 +80,7 @@ def plan(bundle: Bundle, *, variant: str | None, backend: str | None) -> list[Op
         variant_spec(variant)  # unknown name: an error listing the valid ones
         bundle.variant(variant)  # not in this bundle: an error listing what it holds
     names = [variant] if variant is not None else variant_order(bundle)
-    every = [option for name in names for option in options(bundle, name)
-             if backend is None or option.backend == backend]
+    every = [option for name in names for option in options(bundle, name, backend=backend)]
     runnable = [option for option in every if option.problem is None]
     if runnable:
         return runnable
@@ -108,7 +110,7 @@ def _nothing_runs(bundle: Bundle, variant: str | None, backend: str | None, ever
 def runnable_with(bundle: Bundle, backend: str, *, exclude: str | None = None) -> list[str]:
     """Passed variants of the bundle that `backend` can run here."""
     return [name for name in bundle.variants if name != exclude and is_passed(bundle, name)
-            and any(o.backend == backend and o.problem is None for o in options(bundle, name))]
+            and any(o.problem is None for o in options(bundle, name, backend=backend))]
 
 
 def suggest_instead(bundle: Bundle, backend: str, *, exclude: str | None = None, default: str = "") -> str:
