@@ -25,6 +25,8 @@ import numpy as np
 NUM_WORDS, MAXLEN, BATCH, EPOCHS = 10000, 200, 64, 3
 # Keras' IMDB loader: start marker 1, out-of-vocabulary 2, ranks shifted by 3.
 START, OOV, INDEX_FROM = 1, 2, 3
+# The shared CSV has 0/1; edgelstm.train.splits writes neg/pos (so the develop split can be timed too).
+LABELS = {"0": 0, "1": 1, "neg": 0, "pos": 1}
 _SPACES = str.maketrans({c: " " for c in string.punctuation.replace("'", "") + "\t\n"})
 
 
@@ -42,7 +44,7 @@ def load(folder: Path) -> tuple[np.ndarray, np.ndarray]:
     with gzip.open(folder / "imdb_train.csv.gz", "rt", encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle))
     sequences = [keras_encoding(row["text"], index) for row in rows]
-    labels = np.asarray([int(row["label"]) for row in rows], dtype=np.int64)
+    labels = np.asarray([LABELS[row["label"]] for row in rows], dtype=np.int64)
     order = np.random.RandomState(113).permutation(len(rows))  # the Keras loader's shuffle
     return [sequences[i] for i in order], labels[order]
 

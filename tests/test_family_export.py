@@ -22,7 +22,9 @@ pytest.importorskip("tensorflow", reason="training and export need TensorFlow")
 # bidirectional LSTM at chance, and their full-int8 labels then flipped by the quarter.
 FAMILY_TINY = dict(data="synthetic", vocab_size=400, maxlen=64, embedding_dim=8, lstm_units=8, epochs=10,
                    batch_size=32, learning_rate=1e-2, early_stopping_patience=0, synthetic_size=2500,
-                   calibration_size=64, seed=0, dropout=0.0, l2=0.0)
+                   calibration_size=64, seed=0, dropout=0.0, l2=0.0,
+                   # as conftest.TINY: its own recipe, not the IMDB defaults
+                   learning_rate_schedule="constant", clipnorm=None, embedding_dropout=0.0, restore_best=True)
 MEMBERS = {"gru": dict(cell="gru"), "stacked-lstm": dict(layers=2), "bidirectional-lstm": dict(bidirectional=True)}
 # The variants every member goes through; the mobile ones (MediaPipe's unrolled graph) have tests of their own.
 CORE_VARIANTS = [name for name, spec in VARIANTS.items() if not spec.is_mobile]

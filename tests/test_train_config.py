@@ -37,7 +37,7 @@ def test_label_names_round_trip_through_json_lists():
     ("encoding", "klingon-8", "not a known text encoding"),
     ("data", " ", "is empty"),
     ("learning_rate_schedule", "linear", "accepted are 'constant', 'cosine'"),
-    ("clipnorm", 0.0, "(0.0, inf]"),
+    ("clipnorm", -1.0, "[0.0, inf]"),
     ("embedding_dropout", 1.0, "[0.0, 0.9]"),
     ("threads", -1, "[0, 4096]"),
 ])
@@ -70,8 +70,8 @@ def test_every_field_has_a_command_line_option_with_the_config_default():
 def test_command_line_values_reach_the_config():
     parser = argparse.ArgumentParser()
     cli.configure(parser)
-    args = parser.parse_args(["--out", "x", "--epochs", "2", "--label-names", "bad,good", "--no-restore-best",
+    args = parser.parse_args(["--out", "x", "--epochs", "2", "--label-names", "bad,good", "--restore-best",
                               "--dropout", "0.25", "--limit", "300"])
     config = cli.config_from_args(args)
     assert (config.epochs, config.label_names, config.restore_best, config.dropout, config.limit) == \
-        (2, ("bad", "good"), False, 0.25, 300)
+        (2, ("bad", "good"), True, 0.25, 300)

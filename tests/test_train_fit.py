@@ -19,6 +19,8 @@ pytestmark = pytest.mark.slow
 
 TINY = dict(synthetic_size=300, vocab_size=150, maxlen=30, embedding_dim=8, lstm_units=8, epochs=2,
             batch_size=32, calibration_size=40)
+# A recipe that overfits, to watch the best epoch being kept and early stopping end a run.
+OVERFIT = dict(learning_rate=0.03, learning_rate_schedule="constant", clipnorm=None, embedding_dropout=0.0)
 
 
 @pytest.fixture(scope="module")
@@ -70,9 +72,10 @@ def test_metrics_record_history_labels_fingerprint_and_versions(run):
     assert metrics["labels"] == ["neg", "pos"]
     assert [row["epoch"] for row in metrics["history"]] == list(range(1, metrics["epochs_run"] + 1))
     best = metrics["history"][metrics["best_epoch"] - 1]
-    assert metrics["kept_epoch"] == metrics["best_epoch"]  # restore_best is the default
     assert best["val_bce"] == min(row["val_bce"] for row in metrics["history"])
-    assert metrics["validation"]["loss"] == pytest.approx(best["val_bce"], abs=1e-4)  # the kept weights
+    kept = best if TrainConfig().restore_best else metrics["history"][-1]  # the default decides which
+    assert metrics["kept_epoch"] == kept["epoch"]
+    assert metrics["validation"]["loss"] == pytest.approx(kept["val_bce"], abs=1e-4)  # the kept weights
     assert metrics["data"]["counts"] == {"neg": 150, "pos": 150} and len(metrics["data"]["sha256"]) == 64
     assert metrics["training_examples"] + metrics["validation"]["examples"] == 300
     assert {"keras", "numpy"} <= set(metrics["libraries"]) and metrics["seed"] == 0
@@ -178,8 +181,8 @@ def test_forced_replacement_swaps_the_whole_folder(tmp_path):
 
 @pytest.mark.parametrize("restore_best", [True, False])
 def test_the_epoch_with_the_lowest_validation_loss_is_kept(tmp_path, restore_best):
-    # A learning rate this high overfits 240 reviews after the first epoch.
-    config = TrainConfig(**{**TINY, "epochs": 3, "learning_rate": 0.03, "early_stopping_patience": 0,
+    # A constant learning rate this high overfits 240 reviews after the first epoch.
+    config = TrainConfig(**{**TINY, **OVERFIT, "epochs": 3, "early_stopping_patience": 0,
                             "restore_best": restore_best})
     metrics = json.loads((train(config, tmp_path / "r", verbose=0) / "metrics.json").read_text())
     losses = [row["val_bce"] for row in metrics["history"]]
@@ -190,7 +193,7 @@ def test_the_epoch_with_the_lowest_validation_loss_is_kept(tmp_path, restore_bes
 
 
 def test_training_stops_after_patience_epochs_without_improvement(tmp_path):
-    config = TrainConfig(**{**TINY, "epochs": 4, "learning_rate": 0.03, "early_stopping_patience": 1})
+    config = TrainConfig(**{**TINY, **OVERFIT, "epochs": 4, "early_stopping_patience": 1})
     metrics = json.loads((train(config, tmp_path / "r", verbose=0) / "metrics.json").read_text())
     assert metrics["stopped_early"] and metrics["epochs_run"] == metrics["best_epoch"] + 1 < 4
 
@@ -201,3 +204,12 @@ def test_run_folder_gets_ordinary_permissions(run):
     mask = os.umask(0)
     os.umask(mask)
     assert run.stat().st_mode & 0o777 == 0o777 & ~mask
+
+
+def test_clipnorm_zero_means_no_clipping():
+    import keras
+
+    from edgelstm.train.fit import _optimizer
+
+    assert _optimizer(keras, TrainConfig(clipnorm=0.0), steps_per_epoch=10).global_clipnorm is None
+    assert _optimizer(keras, TrainConfig(), steps_per_epoch=10).global_clipnorm == TrainConfig().clipnorm == 1.0

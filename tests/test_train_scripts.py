@@ -108,7 +108,8 @@ def test_korean_chinese_and_japanese_train_as_well_as_english_of_the_same_size(t
     from edgelstm.train.fit import train
 
     settings = dict(vocab_size=300, maxlen=64, embedding_dim=8, lstm_units=8, epochs=8, batch_size=32,
-                    learning_rate=1e-2, early_stopping_patience=0, calibration_size=16, seed=0, dropout=0.0, l2=0.0)
+                    learning_rate=1e-2, early_stopping_patience=0, calibration_size=16, seed=0, dropout=0.0, l2=0.0,
+                    learning_rate_schedule="constant", clipnorm=None, embedding_dropout=0.0, restore_best=True)
     accuracy = {}
     for language in PHRASES:
         data = write_csv(tmp_path / f"{language}.csv", reviews(language))
