@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from edgelstm.core import jsonio
 from edgelstm.core import staging as _staging
 from edgelstm.core.errors import DataError
+from edgelstm.core.outputs import MAX_LABELS
 
 if TYPE_CHECKING:
     import numpy as np
@@ -75,7 +76,7 @@ class RunDirectory:
     config: dict[str, Any]  # config.json as written (edgelstm.train.config.TrainConfig.from_dict reads it)
     metrics: dict[str, Any]
     tokenizer: Tokenizer
-    validation: dict[str, np.ndarray]  # the held-out split: ids [n, maxlen], labels [n], lengths [n]
+    validation: dict[str, np.ndarray]  # the held-out split: ids [n, maxlen], labels [n] (0..C-1), lengths [n]
 
     @property
     def model_path(self) -> Path:
@@ -112,11 +113,11 @@ def read_run(root: str | Path) -> RunDirectory:
         raise DataError(f"{root} is not a complete run directory: it lacks {', '.join(missing)} "
                         f"(a run holds {', '.join(RUN_FILES)}); re-run `edgelstm train`")
     metrics = read_json(root / METRICS)
-    check_labels(root, metrics.get("labels"))
+    classes = check_labels(root, metrics.get("labels"))
     tokenizer = Tokenizer.load(root / TOKENIZER)
     validation = read_arrays(root / VALIDATION, VALIDATION_ARRAYS)
-    _check_ids(root / VALIDATION, validation, tokenizer.maxlen)
-    _check_ids(root / CALIBRATION, read_arrays(root / CALIBRATION, CALIBRATION_ARRAYS), tokenizer.maxlen)
+    _check_ids(root / VALIDATION, validation, tokenizer.maxlen, classes)
+    _check_ids(root / CALIBRATION, read_arrays(root / CALIBRATION, CALIBRATION_ARRAYS), tokenizer.maxlen, classes)
     return RunDirectory(root=root, config=read_json(root / CONFIG), metrics=metrics, tokenizer=tokenizer,
                         validation=validation)
 
@@ -131,10 +132,14 @@ def read_json(path: Path) -> dict[str, Any]:
     return data
 
 
-def check_labels(root: Path, labels: Any) -> None:
-    if not (isinstance(labels, list) and len(labels) == 2 and all(isinstance(n, str) and n for n in labels)):
-        raise DataError(f"{root / METRICS} must list the two label names under 'labels' "
-                        f"(name of 0, name of 1), found {labels!r}")
+def check_labels(root: Path, labels: Any) -> int:
+    """The number of labels of a run whose metrics list 2 to MAX_LABELS distinct names (label 0 first)."""
+    if not (isinstance(labels, list) and 2 <= len(labels) <= MAX_LABELS
+            and all(isinstance(n, str) and n for n in labels) and len(set(labels)) == len(labels)):
+        shown = repr(labels) if len(repr(labels)) <= 200 else repr(labels)[:200] + "..."
+        raise DataError(f"{root / METRICS} must list 2 to {MAX_LABELS} different label names under 'labels' "
+                        f"(name of 0, name of 1, ...), found {shown}")
+    return len(labels)
 
 
 def read_arrays(path: Path, keys: tuple[str, ...]) -> dict[str, np.ndarray]:
@@ -151,7 +156,7 @@ def read_arrays(path: Path, keys: tuple[str, ...]) -> dict[str, np.ndarray]:
     return arrays
 
 
-def _check_ids(path: Path, arrays: dict[str, np.ndarray], maxlen: int) -> None:
+def _check_ids(path: Path, arrays: dict[str, np.ndarray], maxlen: int, classes: int) -> None:
     import numpy as np
 
     ids, labels = arrays["ids"], arrays["labels"]
@@ -161,6 +166,7 @@ def _check_ids(path: Path, arrays: dict[str, np.ndarray], maxlen: int) -> None:
     if len(ids) == 0 or labels.shape != (len(ids),):
         raise DataError(f"{path}: needs at least one row and one label per row, found {len(ids)} rows "
                         f"and labels of shape {list(labels.shape)}")
-    if not np.isin(labels, (0, 1, UNLABELLED)).all():
-        raise DataError(f"{path}: labels must be 0 or 1 (or {UNLABELLED}: a row without one), found "
+    if not np.issubdtype(labels.dtype, np.integer) or not np.isin(labels, [*range(classes), UNLABELLED]).all():
+        accepted = "0 or 1" if classes == 2 else f"0 to {classes - 1} (the run has {classes} labels)"
+        raise DataError(f"{path}: labels must be {accepted} (or {UNLABELLED}: a row without one), found "
                         f"{sorted(set(labels.tolist()))[:5]}")

@@ -33,7 +33,7 @@ def test_label_names_round_trip_through_json_lists():
     ("batch_size", "64", "accepted is int"),
     ("epochs", True, "accepted is int"),
     ("learning_rate", float("inf"), "not a finite number"),
-    ("label_names", ("pos", "pos"), "two different"),
+    ("label_names", ("pos", "pos"), "different non-empty names"),
     ("encoding", "klingon-8", "not a known text encoding"),
     ("data", " ", "is empty"),
     ("learning_rate_schedule", "linear", "accepted are 'constant', 'cosine'"),

@@ -40,7 +40,7 @@ def _option_kwargs(spec: dataclasses.Field) -> dict[str, Any]:
     if annotation == "bool":
         kwargs["action"] = argparse.BooleanOptionalAction
     elif annotation.startswith("tuple"):
-        kwargs.update(type=_label_names, metavar="NAME0,NAME1")
+        kwargs.update(type=_label_names, metavar="NAME0,NAME1[,...]")
     else:
         base = annotation.split("|")[0].strip()
         kwargs.update(type={"int": int, "float": float, "str": str}[base], metavar=base.upper())

@@ -1,4 +1,5 @@
-"""`edgelstm evaluate RUN [--data SOURCE]`: accuracy, loss and confusion matrix of a run.
+"""`edgelstm evaluate RUN [--data SOURCE]`: accuracy, loss, per-label precision/recall/F1 and the
+confusion matrix of a run.
 
 Without --data it scores the run's held-out validation split; `--data synthetic` scores a
 fresh synthetic corpus from another seed (see `edgelstm.train.evaluate`).
@@ -8,11 +9,13 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 EXAMPLES = """examples:
   edgelstm evaluate out/demo/run                      # the run's held-out validation split
   edgelstm evaluate out/demo/run --data synthetic     # fresh synthetic reviews (seed + 1)
   edgelstm evaluate runs/imdb --data reviews.csv --text-column review --json
+  edgelstm evaluate runs/topics --data held_out.csv --out runs/topics/held_out.json
 """
 
 
@@ -31,6 +34,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--imdb-npz", help="local Keras imdb.npz for --data imdb")
     parser.add_argument("--imdb-word-index", help="local imdb_word_index.json for --data imdb")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    parser.add_argument("--out", metavar="FILE", help="also write the result as JSON to FILE (the report is "
+                                                      "still printed)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -38,5 +43,9 @@ def run(args: argparse.Namespace) -> int:
 
     options = {name: getattr(args, name) for name in DATA_FIELDS}
     result = evaluate(args.run, args.data, **options)
+    if args.out:
+        from edgelstm.core import jsonio
+
+        jsonio.write_json(Path(args.out), result)
     print(json.dumps(result, indent=2) if args.json else format_report(result))
     return 0

@@ -18,6 +18,7 @@ from typing import Any
 
 from edgelstm.core.errors import ConfigError
 from edgelstm.core.family import CELLS
+from edgelstm.core.outputs import MAX_LABELS
 
 
 def _option(default: Any, help: str, *, low: float | None = None, high: float | None = None,
@@ -36,9 +37,10 @@ class TrainConfig:
                         "or a path: .csv/.csv.gz, .jsonl/.jsonl.gz, or a folder with pos/ and neg/")
     text_column: str = _option("text", "CSV column / JSONL key holding the text")
     label_column: str = _option("label", "CSV column / JSONL key holding the label")
-    label_names: tuple[str, str] | None = _option(
-        None, "names of label 0 and label 1, e.g. neg,pos (numeric 0/1 labels default to neg,pos; "
-              "text labels: neg/pos-like pairs are recognised, others sorted)")
+    label_names: tuple[str, ...] | None = _option(
+        None, "names of label 0, label 1, ..., in that order, e.g. neg,pos or sports,tech,world (default: "
+              "numeric labels ascending, 0/1 named neg,pos; text labels: neg/pos-like pairs are recognised, "
+              "others sorted); two labels train a sigmoid head, more a softmax")
     encoding: str = _option("utf-8", "text encoding of CSV, JSONL and folder files")
     limit: int | None = _option(None, "use a class-balanced random sample of this many examples "
                                       "(for quick experiments)", low=2)
@@ -175,9 +177,10 @@ def _check_field(spec: dataclasses.Field, value: Any) -> None:
 
 
 def _check_label_names(names: tuple) -> None:
-    if len(names) != 2 or not all(isinstance(n, str) and n.strip() for n in names) or names[0] == names[1]:
-        raise ConfigError(f"label_names={list(names)!r} must be two different non-empty names "
-                          "(label 0 first), e.g. neg,pos")
+    if (not 2 <= len(names) <= MAX_LABELS or not all(isinstance(n, str) and n.strip() for n in names)
+            or len({n.casefold() for n in names}) != len(names)):
+        raise ConfigError(f"label_names={list(names)!r} must be 2 to {MAX_LABELS} different non-empty names "
+                          "(label 0 first), e.g. neg,pos or sports,tech,world")
 
 
 def config_fields() -> list[dataclasses.Field]:

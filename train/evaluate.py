@@ -1,4 +1,5 @@
-"""`evaluate(run, data)`: accuracy, loss and confusion matrix of a run's model on labelled data.
+"""`evaluate(run, data)`: accuracy, loss, per-label precision/recall/F1 and the confusion matrix of a
+run's model on labelled data.
 
 What `data` means here:
 
@@ -7,7 +8,9 @@ What `data` means here:
   the size of the run's validation split, with every text that also appears in the run's
   training corpus removed: reviews of the same kinds the model has never seen.
 * anything else: read like `edgelstm train --data` (same options), encoded with the run's
-  tokenizer, labels mapped onto the run's label names. Evaluating on the file a run trained
+  tokenizer, labels mapped onto the run's label names by name (edgelstm.train.labels: a label
+  the run does not know is a one-line error naming it and the known ones; the file may hold only
+  some of the run's labels). Evaluating on the file a run trained
   on is allowed but flagged (`overlaps_training_data`): most of it was training data.
 """
 
@@ -24,7 +27,7 @@ from edgelstm.core.rundir import RunDirectory
 from edgelstm.train import synthetic
 from edgelstm.train.config import TrainConfig
 from edgelstm.train.prepare import Encoded, encode, limit_corpus
-from edgelstm.train.scoring import binary_scores, confusion_matrix, predict_probabilities
+from edgelstm.train.scoring import predict_probabilities, scores
 from edgelstm.train.sources import Corpus, load_corpus
 
 EVALUATION_SEED_OFFSET = 1
@@ -102,10 +105,8 @@ def _predict(run: RunDirectory, ids: np.ndarray) -> np.ndarray:
     return predict_probabilities(model, ids)
 
 
-def scores(probabilities: np.ndarray, labels: np.ndarray, names: tuple[str, str]) -> dict[str, Any]:
-    """Accuracy, binary cross-entropy and the confusion matrix (rows true, columns predicted)."""
-    return {**binary_scores(probabilities, labels), "labels": list(names),
-            "confusion_matrix": confusion_matrix(probabilities, labels)}
+def _ratio(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"
 
 
 def format_report(result: dict[str, Any]) -> str:
@@ -113,10 +114,13 @@ def format_report(result: dict[str, Any]) -> str:
     names, matrix = result["labels"], result["confusion_matrix"]
     width = max(8, *(len(n) + 2 for n in names))
     lines = [f"evaluated {result['run']} on {result['data']}: {result['examples']:,} examples",
-             f"accuracy {result['accuracy']:.4f}   loss {result['loss']:.4f}",
-             "confusion matrix (rows: true label, columns: predicted)",
-             " " * width + "".join(f"{n:>{width}}" for n in names)]
-    lines += [f"{names[t]:>{width}}" + "".join(f"{matrix[t][p]:>{width},}" for p in (0, 1)) for t in (0, 1)]
+             f"accuracy {result['accuracy']:.4f}   loss {result['loss']:.4f}   macro F1 {_ratio(result['macro_f1'])}",
+             f"{'label':>{width}}{'precision':>11}{'recall':>9}{'F1':>9}{'support':>10}"]
+    lines += [f"{row['label']:>{width}}{_ratio(row['precision']):>11}{_ratio(row['recall']):>9}"
+              f"{_ratio(row['f1']):>9}{row['support']:>10,}" for row in result["per_class"]]
+    lines += ["confusion matrix (rows: true label, columns: predicted)",
+              " " * width + "".join(f"{n:>{width}}" for n in names)]
+    lines += [f"{names[t]:>{width}}" + "".join(f"{count:>{width},}" for count in matrix[t]) for t in range(len(names))]
     if result["overlaps_training_data"]:
         lines.append("note: this is the file the run trained on; most of it was training data, so these "
                      "figures are optimistic (evaluate without --data for the held-out split)")

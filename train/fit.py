@@ -21,6 +21,7 @@ import numpy as np
 from edgelstm import __version__
 from edgelstm.benchmarks.machine import cpu_flags
 from edgelstm.core import rundir
+from edgelstm.core.outputs import SIGMOID, SOFTMAX, output_kind
 from edgelstm.core.versions import library_versions
 from edgelstm.envinfo import cpu_model
 from edgelstm.runtime import textarrays
@@ -28,12 +29,20 @@ from edgelstm.train.config import TrainConfig
 from edgelstm.train.distributed import SINGLE_PROCESS, Distribution
 from edgelstm.train.model import build_model, import_keras, seed_everything
 from edgelstm.train.prepare import Prepared, calibration_sample, limit_corpus, prepare
-from edgelstm.train.scoring import binary_scores, predict_probabilities
+from edgelstm.train.scoring import predict_probabilities, scores
 from edgelstm.train.sources import Corpus, load_corpus
 
 # The epoch to keep is chosen on the validation cross-entropy alone: Keras' val_loss also holds
 # the L2 penalty, which changes from epoch to epoch for reasons unrelated to generalization.
+# Binary cross-entropy for the sigmoid head, sparse categorical for the softmax head.
 MONITOR = "val_bce"
+MONITOR_SOFTMAX = "val_cce"
+LOSSES = {SIGMOID: "binary_crossentropy", SOFTMAX: "sparse_categorical_crossentropy"}
+
+
+def monitored(classes: int) -> str:
+    """The validation metric early stopping and the kept epoch follow, for a head of `classes`."""
+    return MONITOR if output_kind(classes) == SIGMOID else MONITOR_SOFTMAX
 
 
 @dataclass
@@ -79,7 +88,7 @@ def describe_data(corpus: Corpus, prepared: Prepared) -> str:
             f"{len(prepared.train.labels):,}, validating on {len(prepared.validation.labels):,}")
 
 
-def _keep_best_callback(keras: Any) -> Any:
+def _keep_best_callback(keras: Any, monitor: str) -> Any:
     """A callback remembering the weights of the lowest validation cross-entropy, and timing each epoch."""
 
     class KeepBest(keras.callbacks.Callback):
@@ -93,8 +102,8 @@ def _keep_best_callback(keras: Any) -> Any:
 
         def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
             self.seconds.append(time.perf_counter() - self.started)
-            if logs[MONITOR] < self.best_loss:
-                self.best_loss, self.best_epoch = logs[MONITOR], epoch + 1
+            if logs[monitor] < self.best_loss:
+                self.best_loss, self.best_epoch = logs[monitor], epoch + 1
                 self.best_weights = self.model.get_weights()
 
     return KeepBest()
@@ -139,11 +148,18 @@ def fit_model(prepared: Prepared, config: TrainConfig, *, verbose: int = 1) -> F
     """Seeded, deterministic training with early stopping on validation loss."""
     keras = import_keras()
     threads = seed_everything(config.seed, config.threads)
-    model = build_model(config)
+    classes = prepared.classes
+    model = build_model(config, classes)
     steps_per_epoch = -(-len(prepared.train.labels) // config.batch_size)
-    model.compile(optimizer=_optimizer(keras, config, steps_per_epoch), loss="binary_crossentropy",
-                  metrics=["accuracy", keras.metrics.BinaryCrossentropy(name=MONITOR.removeprefix("val_"))])
-    keep = _keep_best_callback(keras)
+    monitor = monitored(classes)
+    if output_kind(classes) == SIGMOID:
+        metrics = ["accuracy", keras.metrics.BinaryCrossentropy(name=monitor.removeprefix("val_"))]
+    else:
+        metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
+                   keras.metrics.SparseCategoricalCrossentropy(name=monitor.removeprefix("val_"))]
+    model.compile(optimizer=_optimizer(keras, config, steps_per_epoch), loss=LOSSES[output_kind(classes)],
+                  metrics=metrics)
+    keep = _keep_best_callback(keras, monitor)
     callbacks = [keep]
     if verbose:  # Keras' own epoch line first (its logger runs in list order), then the time left
         callbacks += [keras.callbacks.ProgbarLogger(), _time_left_callback(keras, keep, config)]
@@ -151,10 +167,10 @@ def fit_model(prepared: Prepared, config: TrainConfig, *, verbose: int = 1) -> F
         callbacks.append(keras.callbacks.LearningRateScheduler(
             lambda epoch: config.learning_rate * config.learning_rate_decay ** epoch))
     if config.early_stopping_patience:
-        callbacks.append(keras.callbacks.EarlyStopping(monitor=MONITOR, patience=config.early_stopping_patience))
+        callbacks.append(keras.callbacks.EarlyStopping(monitor=monitor, patience=config.early_stopping_patience))
     started = time.perf_counter()
-    result = model.fit(prepared.train.ids, _targets(prepared.train.labels),
-                       validation_data=(prepared.validation.ids, _targets(prepared.validation.labels)),
+    result = model.fit(prepared.train.ids, _targets(prepared.train.labels, classes),
+                       validation_data=(prepared.validation.ids, _targets(prepared.validation.labels, classes)),
                        epochs=config.epochs, batch_size=config.batch_size, shuffle=config.shuffle,
                        callbacks=callbacks, verbose=verbose)
     seconds = time.perf_counter() - started
@@ -174,15 +190,19 @@ def inference_model(trained: Any, config: TrainConfig) -> Any:
     SavedModel (an extra TFLite subgraph), and `include_optimizer=False` is ignored for
     .keras files: a clean rebuild gives export exactly Embedding -> LSTM -> Dense.
     """
+    classes = max(2, int(trained.output_shape[-1]))  # Dense(1) is two classes
     clean = build_model(dataclasses.replace(config, embedding_dropout=0.0, dropout=0.0, recurrent_dropout=0.0,
-                                            l2=0.0))
+                                            l2=0.0), classes)
     clean.set_weights(trained.get_weights())
     return clean
 
 
-def _targets(labels: np.ndarray) -> np.ndarray:
-    """float32 [n, 1], the model output's shape (the cross-entropy metric insists on equal ranks)."""
-    return labels.astype(np.float32).reshape(-1, 1)
+def _targets(labels: np.ndarray, classes: int) -> np.ndarray:
+    """Sigmoid: float32 [n, 1], the model output's shape (the cross-entropy metric insists on equal
+    ranks); softmax: the label ids int32 [n] (sparse categorical)."""
+    if output_kind(classes) == SIGMOID:
+        return labels.astype(np.float32).reshape(-1, 1)
+    return labels.astype(np.int32)
 
 
 def _history(logs: dict[str, list[float]], seconds: list[float]) -> list[dict[str, float]]:
@@ -198,7 +218,9 @@ def _history(logs: dict[str, list[float]], seconds: list[float]) -> list[dict[st
 
 def build_metrics(config: TrainConfig, corpus: Corpus, prepared: Prepared, fitted: Fitted) -> dict[str, Any]:
     """metrics.json: what was trained on, how it went, and what the kept model scores."""
-    validation = binary_scores(predict_probabilities(fitted.model, prepared.validation.ids), prepared.validation.labels)
+    validation = scores(predict_probabilities(fitted.model, prepared.validation.ids), prepared.validation.labels,
+                        corpus.label_names)
+    validation.pop("labels")  # recorded once, at the top
     return {
         "edgelstm": __version__,
         "labels": list(corpus.label_names),
@@ -221,7 +243,8 @@ def recipe(config: TrainConfig, fitted: Fitted) -> dict[str, Any]:
     """Everything that decides the metrics: the full config, the optimizer, and the machine
     (the CPU's instruction set picks the kernels; the thread count is recorded to show it does not matter)."""
     optimizer = "AdamW" if config.weight_decay else "Adam"
-    return {"config": config.to_dict(), "optimizer": optimizer, "loss": "binary_crossentropy",
+    classes = max(2, int(fitted.model.output_shape[-1]))
+    return {"config": config.to_dict(), "optimizer": optimizer, "loss": LOSSES[output_kind(classes)],
             "op_determinism": True, "threads": fitted.threads, "cpus": os.cpu_count(), "cpu": cpu_model(),
             "cpu_simd": cpu_flags(), "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default")}
 

@@ -1,5 +1,8 @@
 """The classifier: Embedding -> recurrent layer(s) -> Dense(1, sigmoid), and nothing else.
 
+Three or more classes end in Dense(C, softmax) instead (one probability per label, in the
+run's label order); two classes keep the sigmoid, the classic example's head.
+
 The recurrent part is one member of the family export converts (edgelstm.core.family):
 `--cell lstm|gru`, `--layers N` stacked (each but the last returning its sequence),
 `--bidirectional`. The reference is the classic single LSTM. Regularization lives only in
@@ -17,6 +20,7 @@ import sys
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from edgelstm.core.outputs import SIGMOID, output_kind
 from edgelstm.train.config import TrainConfig
 
 if TYPE_CHECKING:
@@ -75,8 +79,9 @@ def seed_everything(seed: int, threads: int = 0) -> int:
     return tf.config.threading.get_intra_op_parallelism_threads() or os.cpu_count() or 1
 
 
-def build_model(config: TrainConfig) -> keras.Model:
-    """The uncompiled model; input int32 [batch, maxlen], output sigmoid probability of label 1."""
+def build_model(config: TrainConfig, classes: int = 2) -> keras.Model:
+    """The uncompiled model; input int32 [batch, maxlen], output the sigmoid probability of label 1
+    [batch, 1] for two classes, else the softmax probability of each label [batch, classes]."""
     keras = import_keras()
     penalty = keras.regularizers.L2(config.l2) if config.l2 else None
     ids = keras.Input(shape=(config.maxlen,), dtype="int32", name="ids")
@@ -89,7 +94,10 @@ def build_model(config: TrainConfig) -> keras.Model:
     state = vectors
     for layer in range(config.layers):
         state = _recurrent_layer(keras, config, penalty, layer)(state)
-    probability = keras.layers.Dense(1, activation="sigmoid", name="dense")(state)
+    if output_kind(classes) == SIGMOID:
+        probability = keras.layers.Dense(1, activation="sigmoid", name="dense")(state)
+    else:
+        probability = keras.layers.Dense(classes, activation="softmax", name="dense")(state)
     return keras.Model(ids, probability, name="edgelstm")
 
 

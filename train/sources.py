@@ -7,7 +7,7 @@ Sources (`TrainConfig.data`):
 * a CSV file (``.csv``, ``.tsv``, optionally ``.gz``): `text_column` and `label_column`.
 * a JSONL file (``.jsonl``/``.ndjson``, optionally ``.gz``): one object per line with the same keys.
 * a folder: ``pos/`` and ``neg/`` subfolders of ``.txt`` files (aclImdb style; ``unsup/`` is
-  ignored), or exactly two subfolders of ``.txt`` files named after their labels.
+  ignored), or two or more subfolders of ``.txt`` files named after their labels (one per class).
 
 Labels go through `edgelstm.train.labels`. Bytes are decoded strictly with `encoding`.
 """
@@ -45,8 +45,8 @@ csv.field_size_limit(2**31 - 1)
 class Corpus:
     """Labelled examples from one source: raw `texts`, or `sequences` already encoded by `tokenizer`."""
 
-    labels: np.ndarray  # int8 [n], 0/1
-    label_names: tuple[str, str]
+    labels: np.ndarray  # int8 [n], 0..C-1 (edgelstm.train.labels)
+    label_names: tuple[str, ...]
     source: str
     texts: list[str] | None = None
     sequences: list[list[int]] | None = None
@@ -78,7 +78,7 @@ class Corpus:
         return data
 
 
-def load_corpus(config: TrainConfig, *, label_names: tuple[str, str] | None = None) -> Corpus:
+def load_corpus(config: TrainConfig, *, label_names: tuple[str, ...] | None = None) -> Corpus:
     """Read `config.data`; `label_names` (else `config.label_names`) fixes the label order."""
     names = label_names or config.label_names
     if config.data == "synthetic":
@@ -106,7 +106,7 @@ def _format_suffix(path: Path) -> str:
     return suffixes[-1] if suffixes else ""
 
 
-def _synthetic(config: TrainConfig, names: tuple[str, str] | None) -> Corpus:
+def _synthetic(config: TrainConfig, names: tuple[str, ...] | None) -> Corpus:
     examples = synthetic.generate(config.synthetic_size, seed=config.seed)
     return Corpus(labels=np.asarray([e.label for e in examples], dtype=np.int8),
                   label_names=names or synthetic.LABEL_NAMES,
@@ -114,7 +114,7 @@ def _synthetic(config: TrainConfig, names: tuple[str, str] | None) -> Corpus:
                   texts=[e.text for e in examples])
 
 
-def _imdb(config: TrainConfig, names: tuple[str, str] | None) -> Corpus:
+def _imdb(config: TrainConfig, names: tuple[str, ...] | None) -> Corpus:
     npz = imdb.resolve_npz(config.imdb_npz)
     sequences, raw = imdb.load_train_split(npz, num_words=config.vocab_size)
     index_path = imdb.resolve_word_index(config.imdb_word_index, npz)
@@ -126,7 +126,7 @@ def _imdb(config: TrainConfig, names: tuple[str, str] | None) -> Corpus:
                   tokenizer=tokenizer, file_sha256=sha256_of(npz))
 
 
-def _table(path: Path, config: TrainConfig, names: tuple[str, str] | None,
+def _table(path: Path, config: TrainConfig, names: tuple[str, ...] | None,
            rows: Iterator[tuple[str, Any, str]]) -> Corpus:
     """Texts and labels from (text, raw label, position) rows of a CSV or JSONL file."""
     texts, keys = [], []
@@ -206,15 +206,15 @@ def _class_folders(path: Path) -> list[Path]:
     if (path / "pos").is_dir() and (path / "neg").is_dir():
         return [path / "neg", path / "pos"]
     folders = sorted(p for p in path.iterdir() if p.is_dir() and any(p.glob("*.txt")))
-    if len(folders) != 2:
+    if len(folders) < 2:
         found = ", ".join(p.name for p in folders) or "none"
         hint = " (for aclImdb, point at aclImdb/train)" if (path / "train").is_dir() else ""
-        raise DataError(f"folder {path} needs pos/ and neg/ subfolders or exactly two subfolders of .txt files, "
-                        f"found {found}{hint}")
+        raise DataError(f"folder {path} needs pos/ and neg/ subfolders or two or more subfolders of .txt files "
+                        f"(one per label), found {found}{hint}")
     return folders
 
 
-def _folder(path: Path, config: TrainConfig, names: tuple[str, str] | None) -> Corpus:
+def _folder(path: Path, config: TrainConfig, names: tuple[str, ...] | None) -> Corpus:
     texts, keys, digest = [], [], hashlib.sha256()
     for folder in _class_folders(path):
         for file in sorted(folder.glob("*.txt")):
