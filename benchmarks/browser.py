@@ -67,7 +67,11 @@ def _row(bundle: Bundle, report: dict[str, Any], client: str, variant: str, kera
     results = report["results"][client]
     golden, full = results[:golden_count], results[golden_count:]
     labels = bundle.golden()["labels"]
-    parity = compare(np.array([r["score"] for r in golden]), keras, variant=variant, labels=labels)
+    # Two labels: the page's score is P(labels[1]); C labels: every label's probability, in label order.
+    names = bundle.labels
+    probs = (np.array([r["score"] for r in golden]) if len(names) == 2
+             else np.array([[r["scores"][name] for name in names] for r in golden]))
+    parity = compare(probs, keras, variant=variant, labels=labels)
     # The first call compiles and warms the wasm: reported as the first inference, left out of latency.
     return {"kind": "browser", "variant": variant, "backend": f"{BACKEND_PREFIX}/{client}", "status": "ok",
             "threads": 1,

@@ -33,14 +33,16 @@ def load(path: str, *, mode: str) -> tuple[Callable[[Any], Any], dict]:
     import keras
     import tensorflow as tf
 
+    from edgelstm.core.outputs import as_scores  # [n] for two labels, [n, C] for more
+
     model = keras.models.load_model(path, compile=False)
     info = {"keras_model": path, "keras_mode": mode, "tensorflow": tf.__version__, "keras": keras.__version__}
     if mode == "model.predict":
         # One call, one batch: what `predict` costs for the rows it is handed.
-        return (lambda ids: model.predict(ids, batch_size=max(len(ids), 1), verbose=0).reshape(-1)), info
+        return (lambda ids: as_scores(model.predict(ids, batch_size=max(len(ids), 1), verbose=0))), info
     if mode == "tf.function":
         # reduce_retracing: batch 1, the throughput batch and the last golden chunk share one trace.
         call = tf.function(lambda x: model(x, training=False), jit_compile=JIT_COMPILE, reduce_retracing=True)
         info["jit_compile"] = JIT_COMPILE
-        return (lambda ids: call(tf.constant(ids)).numpy().reshape(-1)), info
+        return (lambda ids: as_scores(call(tf.constant(ids)).numpy())), info
     raise ValueError(f"unknown Keras mode {mode!r}: accepted are model.predict, tf.function")

@@ -202,7 +202,6 @@ def read_texts(spec: dict) -> list[str] | None:
 
 def parity_phase(predict: Predict, spec: dict) -> dict:
     """Parity against the golden Keras outputs shipped in the bundle (runtime/parity.golden_parity)."""
-    import numpy as np
 
     from edgelstm.core.variants import VARIANTS
     from edgelstm.runtime.bundle import Bundle
@@ -210,7 +209,7 @@ def parity_phase(predict: Predict, spec: dict) -> dict:
 
     bundle = Bundle.open(spec["bundle"], check_files=False)
     golden = bundle.golden()  # parsed from the bytes checked against the manifest, as verify reads it
-    probs = np.asarray(predict_in_batches(predict, golden["ids"], EVAL_BATCH)).reshape(-1)
+    probs = predict_in_batches(predict, golden["ids"], EVAL_BATCH)
     if spec["kind"] == "bundle":  # the bounds the export applied, as verify uses them
         tolerance = bundle.variant(spec["variant"]).tolerance
     else:  # the Keras baseline is held to the float32 bound: it must reproduce its own golden outputs
@@ -221,23 +220,24 @@ def parity_phase(predict: Predict, spec: dict) -> dict:
     return {**parity.to_dict(), "labelled": int((labels >= 0).sum()) if labels is not None else 0}
 
 
-def predict_in_batches(predict: Predict, ids: Any, size: int) -> list[float]:
-    """Probabilities of every row, `size` rows per call (bounded memory; few tf.function traces)."""
+def predict_in_batches(predict: Predict, ids: Any, size: int) -> Any:
+    """Probabilities of every row, `size` rows per call (bounded memory; few tf.function traces):
+    float32 [n] for two labels, [n, C] for C >= 3 (edgelstm.core.outputs)."""
     import numpy as np
 
-    out: list[float] = []
-    for start in range(0, len(ids), size):
-        out.extend(np.asarray(predict(ids[start:start + size])).reshape(-1).tolist())
-    return out
+    from edgelstm.core.outputs import as_scores
+
+    parts = [as_scores(predict(ids[start:start + size])) for start in range(0, len(ids), size)]
+    return np.concatenate(parts) if parts else np.empty(0, np.float32)
 
 
 def data_accuracy(predict: Predict, ids: Any, labels: Any) -> dict:
     import numpy as np
 
-    from edgelstm.core.outputs import LABEL_THRESHOLD
+    from edgelstm.core.outputs import predicted_labels
 
-    probs = np.asarray(predict_in_batches(predict, ids, EVAL_BATCH))
-    correct = (probs >= LABEL_THRESHOLD) == (labels == 1)
+    probs = predict_in_batches(predict, ids, EVAL_BATCH)
+    correct = predicted_labels(probs) == labels
     return {"n": len(labels), "accuracy": 100.0 * float(correct.mean()), "non_finite": int((~np.isfinite(probs)).sum())}
 
 

@@ -27,7 +27,7 @@ FORWARD, BACKWARD = "fw", "bw"
 IDS_ROLE = "ids"  # the ids input of a model, beside its state inputs
 WEIGHT_PARTS = ("kernel", "recurrent_kernel", "bias")
 SUPPORTED = ("Embedding -> LSTM or GRU layers (each may be Bidirectional; all but the last with "
-             "return_sequences=True) -> Dense(1, sigmoid), Dropout layers anywhere")
+             "return_sequences=True) -> Dense(1, sigmoid) or Dense(C, softmax), Dropout layers anywhere")
 # Why a stack with a backward direction cannot skip its padding (docs/contracts.md, "Fast path").
 PADDED_ONLY_BIDIRECTIONAL = ("a Bidirectional layer's backward direction reads the front padding last, after "
                              "the text, so its state there depends on the text: no table can skip the "
@@ -73,11 +73,11 @@ class RecurrentLayer:
                    use_bias=bool(data.get("use_bias", True)))
 
 
-def describe(stack: Sequence[RecurrentLayer]) -> str:
-    """'Embedding -> Bidirectional(LSTM 64) -> GRU 32 -> Dense(1, sigmoid)'."""
+def describe(stack: Sequence[RecurrentLayer], head: str = "Dense(1, sigmoid)") -> str:
+    """'Embedding -> Bidirectional(LSTM 64) -> GRU 32 -> Dense(1, sigmoid)' (`head`: 'Dense(3, softmax)')."""
     parts = [f"{layer.cell.upper()} {layer.units}" for layer in stack]
     parts = [f"Bidirectional({part})" if layer.bidirectional else part for part, layer in zip(parts, stack)]
-    return " -> ".join(["Embedding", *parts, "Dense(1, sigmoid)"])
+    return " -> ".join(["Embedding", *parts, head])
 
 
 def is_classic(stack: Sequence[RecurrentLayer]) -> bool:

@@ -76,8 +76,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                        "folder: what `edgelstm train --data` reads): the parity gate's rows and full-int8 calibration")
     group.add_argument("--text-column", default="text", help="CSV column / JSONL key of the text (default text)")
     group.add_argument("--label-column", default="label", help="CSV column / JSONL key of the label (default label)")
-    group.add_argument("--label-names", type=_label_names, metavar="NAME0,NAME1",
-                       help="names of label 0 and 1 (or the data's label values in that order)")
+    group.add_argument("--label-names", type=_label_names, metavar="NAME0,NAME1[,...]",
+                       help="names of label 0, 1, ... in the order of the model's outputs (or the data's label "
+                            "values in that order); one per output of a Dense(C, softmax) head, two for Dense(1)")
     group.add_argument("--encoding", default="utf-8", help="text encoding of --data (default utf-8)")
 
 

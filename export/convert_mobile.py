@@ -12,8 +12,9 @@ for k < maxlen (padding where that index is negative). N = `input_tokens` keeps
 `truncating="pre"` exact for texts up to N tokens.
 
 The LSTM is the unrolled Keras 3 twin (one subgraph, no variable tensors: every
-invoke starts from the zero state). The output is [1 - p, p] for the labels
-(negative, positive): MediaPipe passes scores through as they are.
+invoke starts from the zero state). The output is one score per label, which MediaPipe passes
+through as they are: [1 - p, p] for a sigmoid's two labels (negative, positive), the softmax's
+C probabilities for C labels; the metadata's label file names them in the same order.
 
 Runs in an export subprocess.
 """
@@ -36,7 +37,13 @@ MIN_INPUT_TOKENS = 2048
 INPUT_FACTOR = 4  # at least this many windows, for models with a long maxlen
 INPUT_LAYOUT = POST_PADDED  # what the runtime feeds this file: ids first, padding after
 TASK = "mediapipe.tasks.text.TextClassifier"
-OUTPUT = "float32 [1, 2]: the score of each label, [1 - p, p]"
+
+
+def output_description(labels: int) -> str:
+    """The manifest's words for the mobile file's output (mediapipe.output)."""
+    if labels == 2:
+        return "float32 [1, 2]: the score of each label, [1 - p, p]"
+    return f"float32 [1, {labels}]: the softmax probability of each label, in the order of task.labels"
 
 
 def input_tokens(maxlen: int) -> int:
@@ -71,7 +78,9 @@ def mediapipe_unrolled(job: ConversionJob) -> dict[str, Any]:
 
     def scores(ids: Any) -> Any:
         probability = twin(window_of(ids, arch.maxlen))
-        return tf.concat([1.0 - probability, probability], axis=1)
+        if probability.shape[-1] == 1:  # a sigmoid: MediaPipe wants one score per label
+            return tf.concat([1.0 - probability, probability], axis=1)
+        return probability  # a softmax already gives one per label
 
     signature = [tf.TensorSpec([1, length], tf.int32, name=convert_tflite.INPUT_NAME)]
     with tempfile.TemporaryDirectory(prefix="edgelstm-mobile-") as scratch:

@@ -1,7 +1,8 @@
 """The trained Keras 3 model: load it, check it is in the recurrent family, read its weights.
 
 The family (edgelstm.core.family): Embedding -> LSTM or GRU layers, each optionally
-Bidirectional -> Dense(1, sigmoid), with weightless Dropout layers anywhere. Anything else
+Bidirectional -> Dense(1, sigmoid) or Dense(C, softmax) (C >= 2 labels: one probability each,
+edgelstm.core.outputs), with weightless Dropout layers anywhere. Anything else
 is refused here, before any conversion, with one line naming the layer found.
 
 Runs inside the export subprocesses only: importing this module costs nothing,
@@ -20,6 +21,7 @@ import numpy as np
 from edgelstm.core import family
 from edgelstm.core.errors import ExportError
 from edgelstm.core.family import GRU, LSTM, RecurrentLayer
+from edgelstm.core.outputs import MAX_LABELS, SIGMOID, SOFTMAX, as_scores
 
 # Layers with no effect at inference that may sit between the weighted ones.
 PASS_THROUGH = ("InputLayer", "Dropout", "SpatialDropout1D")
@@ -32,6 +34,7 @@ class Architecture:
     embedding_dim: int
     maxlen: int
     recurrent: tuple[RecurrentLayer, ...]
+    head: str = "Dense(1, sigmoid)"  # or "Dense(C, softmax)"
 
     @property
     def lstm_units(self) -> int:
@@ -58,7 +61,7 @@ class Architecture:
         """The manifest's source_run.architecture: the classic fields, then the stack layer by layer."""
         data: dict[str, Any] = {"vocab_size": self.vocab_size, "embedding_dim": self.embedding_dim,
                                 "lstm_units": self.lstm_units, "maxlen": self.maxlen, "use_bias": self.use_bias,
-                                "layers": family.describe(self.recurrent),
+                                "layers": family.describe(self.recurrent, self.head),
                                 "recurrent": [layer.to_dict() for layer in self.recurrent],
                                 "fast_path": self.fast_path}
         reason = family.padded_only_reason(self.recurrent)
@@ -102,7 +105,7 @@ def layers_of(model: Any) -> Layers:
         raise ExportError(f"the model's layers are {kinds}: export converts {family.SUPPORTED}")
     embedding, middle, dense = kept[0], kept[1:-1], kept[-1]
     _check_config(embedding, mask_zero=False)
-    _check_config(dense, units=1, activation="sigmoid")
+    _check_head(dense)
     recurrent = tuple((_recurrent_spec(layer, last=index == len(middle) - 1), layer)
                       for index, layer in enumerate(middle))
     return Layers(embedding, recurrent, dense)
@@ -132,6 +135,23 @@ def _recurrent_spec(layer: Any, *, last: bool) -> RecurrentLayer:
     return RecurrentLayer(cell, int(inner.units), bidirectional=bidirectional, use_bias=bool(inner.use_bias))
 
 
+def _check_head(dense: Any) -> None:
+    """Dense(1, sigmoid) or Dense(C, softmax) with 2 <= C <= MAX_LABELS; else an ExportError naming what it is."""
+    config = dense.get_config()
+    units, activation = int(config.get("units", 0)), config.get("activation")
+    if (units, activation) == (1, SIGMOID) or (activation == SOFTMAX and 2 <= units <= MAX_LABELS):
+        return
+    raise ExportError(f"layer {dense.name} is Dense({units}, activation={activation!r}); export supports "
+                      f"Dense(1, 'sigmoid') for two labels or Dense(C, 'softmax') for C = 2 to {MAX_LABELS} labels "
+                      f"({family.SUPPORTED})")
+
+
+def head_of(model: Any) -> dict[str, Any]:
+    """The head's output kind and width: {"output": "sigmoid", "units": 1} or {"output": "softmax", "units": C}."""
+    dense = layers_of(model).dense
+    return {"output": dense.get_config()["activation"], "units": int(dense.get_config()["units"])}
+
+
 def _check_config(layer: Any, **expected: Any) -> None:
     config = layer.get_config()
     wrong = {key: config.get(key) for key, value in expected.items() if config.get(key, value) != value}
@@ -147,7 +167,8 @@ def architecture(model: Any) -> Architecture:
     if maxlen is None:
         raise ExportError("the model's input has no fixed sequence length: export needs [batch, maxlen] int ids")
     return Architecture(vocab_size=int(layers.embedding.input_dim), embedding_dim=int(layers.embedding.output_dim),
-                        maxlen=int(maxlen), recurrent=layers.stack)
+                        maxlen=int(maxlen), recurrent=layers.stack,
+                        head=f"Dense({layers.dense.get_config()['units']}, {layers.dense.get_config()['activation']})")
 
 
 def numpy_weights(model: Any) -> dict[str, np.ndarray]:
@@ -175,8 +196,9 @@ def _bias_shape(spec: RecurrentLayer) -> tuple[int, ...]:
 
 
 def predict(model: Any, ids: np.ndarray, *, batch_size: int = 256) -> np.ndarray:
-    """The reference probabilities [n], float32."""
-    return np.asarray(model.predict(ids, batch_size=batch_size, verbose=0), np.float32).reshape(-1)
+    """The reference probabilities, float32: [n] (label 1) for two labels, [n, C] for C >= 3
+    (edgelstm.core.outputs.as_scores)."""
+    return as_scores(model.predict(ids, batch_size=batch_size, verbose=0))
 
 
 def twin(model: Any, *, batch_size: int | None, module: Any = None, state_inputs: bool = True,
@@ -204,7 +226,8 @@ def twin(model: Any, *, batch_size: int | None, module: Any = None, state_inputs
         initial = [states[family.state_role(index, state)] for state in family.CELL_STATES[spec.cell]] if with_state else None
         x = target(x, initial_state=initial) if initial else target(x)
         pairs.append((source, target))
-    pairs.append((layers.dense, keras.layers.Dense(1, activation="sigmoid")))
+    head = layers.dense.get_config()
+    pairs.append((layers.dense, keras.layers.Dense(int(head["units"]), activation=head["activation"])))
     out = pairs[-1][1](x)
     built = keras.Model([ids, *states.values()] if states else ids, out)
     for source, target in pairs:

@@ -29,8 +29,9 @@ def utc_now() -> str:
 
 def build_manifest(*, run: RunDirectory, evalset: EvalSet, architecture: dict[str, Any],
                    variants: dict[str, dict[str, Any]], rejected: dict[str, dict[str, Any]],
-                   skipped: dict[str, str] | None = None) -> dict[str, Any]:
-    """Every field but `files`, which `add_files` fills once every other file is written."""
+                   skipped: dict[str, str] | None = None, output: str = SIGMOID) -> dict[str, Any]:
+    """Every field but `files`, which `add_files` fills once every other file is written; `output` is
+    the head's kind (edgelstm.core.outputs: sigmoid or softmax)."""
     ordered = {name: variants[name] for name in VARIANTS if name in variants}
     preference = [name for name in PREFERENCE if variants.get(name, {}).get("status") == STATUS_PASSED]
     return {
@@ -38,7 +39,7 @@ def build_manifest(*, run: RunDirectory, evalset: EvalSet, architecture: dict[st
         "created": utc_now(),
         "producer": {"edgelstm": __version__, "python": platform.python_version(), "libraries": library_versions()},
         "source_run": _source_run(run, architecture),
-        "task": _task(run),
+        "task": _task(run, output),
         "files": {},
         "variants": ordered,
         "rejected": rejected,
@@ -63,11 +64,11 @@ def _source_run(run: RunDirectory, architecture: dict[str, Any]) -> dict[str, An
             "architecture": dict(architecture)}  # keras_model.Architecture.to_dict: "layers" describes the stack
 
 
-def _task(run: RunDirectory) -> dict[str, Any]:
+def _task(run: RunDirectory, output: str) -> dict[str, Any]:
     tokenizer = run.tokenizer
     return {"labels": run.labels, "maxlen": tokenizer.maxlen, "padding": tokenizer.padding,
             "truncating": tokenizer.truncating, "tokenizer": tokenizer.kind, "vocab_size": tokenizer.vocab_size,
-            "output": SIGMOID}
+            "output": output}
 
 
 def add_files(manifest: dict[str, Any], folder: Path) -> None:

@@ -50,7 +50,7 @@ def facts(tokenizer: Tokenizer, maxlen: int, labels: list[str]) -> dict[str, Any
     return {"task": convert_mobile.TASK, "mediapipe_version": importlib.metadata.version("mediapipe"),
             "input_tokens": convert_mobile.input_tokens(maxlen), "input_layout": convert_mobile.INPUT_LAYOUT,
             "delimiter": regex.delimiter, "vocabulary_entries": len(regex.vocabulary), "labels": list(labels),
-            "output": convert_mobile.OUTPUT}
+            "output": convert_mobile.output_description(len(labels))}
 
 
 def plain_use(fields: dict[str, Any]) -> dict[str, Any]:
@@ -65,7 +65,7 @@ def plain_use(fields: dict[str, Any]) -> dict[str, Any]:
                "and zeros for h0 and c0. An app wanting one input and no state uses a mobile-* file")
     elif "mediapipe" in fields:
         how = ("one input, no state: MediaPipe's TextClassifier feeds it from raw text; a plain interpreter "
-               "feeds the ids first and padding after, and reads [1 - p, p]")
+               "feeds the ids first and padding after, and reads one score per label ([1 - p, p] for two)")
     else:
         how = "one input (maxlen pre-padded ids), no state: invoke once per text"
     return {"stateless": not fields.get("reset_variables"), "inputs": len(inputs), "how": how}

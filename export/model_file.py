@@ -78,9 +78,9 @@ class ModelFile:
         if len(given) != 1:
             raise ConfigError(f"a model file needs its tokenizer: give exactly one of {', '.join(TOKENIZER_OPTIONS)}"
                               + (f" (got {', '.join(given)})" if given else ""))
-        if self.data is None and (self.label_names is None or len(self.label_names) != 2):
-            raise ConfigError("without --data the labels cannot be read: give --label-names NAME0,NAME1 "
-                              "(or labelled texts with --data)")
+        if self.data is None and (self.label_names is None or len(self.label_names) < 2):
+            raise ConfigError("without --data the labels cannot be read: give --label-names NAME0,NAME1[,...] "
+                              "(one name per label, label 0 first) or labelled texts with --data")
         if self.num_words is not None and self.word_index is None:
             raise ConfigError("--num-words belongs to the Keras IMDB encoding: give it with --word-index")
         for path in (self.word_index, self.tokenizer, self.vocabulary):
@@ -124,7 +124,7 @@ def write_run(source: ModelFile, scratch: Path, *, timeout: float = DEFAULT_TIME
     """The run directory of `source`, under `scratch` and named after the model file; returns its path."""
     run = scratch / source.model.stem
     run.mkdir()
-    architecture = _import_model(source.model, run / rundir.MODEL, scratch, timeout=timeout)
+    architecture, head = _import_model(source.model, run / rundir.MODEL, scratch, timeout=timeout)
     tokenizer = build_tokenizer(source, maxlen=architecture["maxlen"], rows=architecture["vocab_size"])
     if source.data is not None:
         corpus, validation, calibration = _data(source, tokenizer)
@@ -138,6 +138,7 @@ def write_run(source: ModelFile, scratch: Path, *, timeout: float = DEFAULT_TIME
         labels, data = list(source.label_names), None  # type: ignore[arg-type]
         fingerprint = {"source": f"{DRAWN_ROWS} id sequences drawn from the vocabulary (no --data)",
                        "examples": DRAWN_ROWS}
+    _check_head(head, labels, source)
     config = {"imported": {"model_file": source.model.name, "model_file_sha256": sha256_of(source.model),
                            "tokenizer": source.tokenizer_source, "data": data},
               "seed": SEED}
@@ -148,13 +149,25 @@ def write_run(source: ModelFile, scratch: Path, *, timeout: float = DEFAULT_TIME
     return run
 
 
-def _import_model(model: Path, out: Path, work: Path, *, timeout: float) -> dict[str, Any]:
-    """Load the model file in a child process, check it is in the family, save it as model.keras."""
+def _import_model(model: Path, out: Path, work: Path, *, timeout: float) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Load the model file in a child process, check it is in the family, save it as model.keras;
+    returns its architecture and its head ({"output", "units"})."""
     job = Job("import_model", "import-model", {"model": str(model), "out": str(out)})
     try:
-        return run_job(job, work, timeout=timeout)["architecture"]
+        result = run_job(job, work, timeout=timeout)
     except JobFailed as error:
         raise ExportError(f"cannot export {model}: {error}") from None
+    return result["architecture"], result["head"]
+
+
+def _check_head(head: dict[str, Any], labels: list[str], source: ModelFile) -> None:
+    """One output per label (a sigmoid's one column is two labels), or a line saying what differs."""
+    if head["units"] == len(labels) or (head["units"] == 1 and len(labels) == 2):
+        return
+    wanted = 2 if head["units"] == 1 else head["units"]
+    where = "--label-names" if source.data is None or source.label_names else f"--data {source.data.name}"
+    raise ConfigError(f"{source.model.name} ends in Dense({head['units']}, {head['output']}), which gives {wanted} "
+                      f"labels, but {where} names {len(labels)} ({', '.join(labels)}): give one name per label")
 
 
 def build_tokenizer(source: ModelFile, *, maxlen: int, rows: int) -> Tokenizer:

@@ -26,13 +26,7 @@ def render(manifest: dict[str, Any], bytes_of: dict[str, int], *, name: str | No
     lines = [
         f"# {name or source['name']}: {_cells(arch)} text classifier",
         "",
-        f"Binary text classifier ({arch['layers']}; vocabulary {arch['vocab_size']:,}, embedding "
-        f"{arch['embedding_dim']}{_units(arch)}) reading up to {task['maxlen']} tokens{words}. "
-        f"Its output is the {task['output']} probability of label 1 (`{task['labels'][1]}`), which it predicts at or above "
-        f"{LABEL_THRESHOLD}, "
-        f"else label 0 (`{task['labels'][0]}`). `edgelstm predict` prints `probability`, how sure the model "
-        f"is of the label it gives (at least 0.5), and with `--json` also `score`, the probability of "
-        f"`{task['labels'][1]}` whatever the label (rank or set your own threshold on it).",
+        _summary(task, arch, words),
         "",
         f"- Trained on: {without_paths(str(source['data_fingerprint'].get('source', 'unknown data')))}"
         + (f"; validation accuracy of the Keras model {100 * accuracy:.2f} %" if accuracy is not None else ""),
@@ -54,6 +48,24 @@ def render(manifest: dict[str, Any], bytes_of: dict[str, int], *, name: str | No
     lines += _usage(manifest)
     lines += modelcard_clients.render(manifest)
     return "\n".join(lines) + "\n"
+
+
+def _summary(task: dict[str, Any], arch: dict[str, Any], words: str) -> str:
+    """What the model is, what it reads and what its output means (two labels, or C with a softmax)."""
+    labels = task["labels"]
+    reads = (f"({arch['layers']}; vocabulary {arch['vocab_size']:,}, embedding {arch['embedding_dim']}{_units(arch)}) "
+             f"reading up to {task['maxlen']} tokens{words}.")
+    if len(labels) == 2:
+        return (f"Binary text classifier {reads} "
+                f"Its output is the {task['output']} probability of label 1 (`{labels[1]}`), which it predicts at or "
+                f"above {LABEL_THRESHOLD}, else label 0 (`{labels[0]}`). `edgelstm predict` prints `probability`, how "
+                f"sure the model is of the label it gives (at least 0.5), and with `--json` also `score`, the "
+                f"probability of `{labels[1]}` whatever the label (rank or set your own threshold on it).")
+    names = ", ".join(f"{index} `{name}`" for index, name in enumerate(labels))
+    return (f"Text classifier of {len(labels)} labels {reads} "
+            f"Its output is one {task['output']} probability per label, in this order: {names}; it predicts the most "
+            f"probable label. `edgelstm predict` prints the label and its probability, and with `--json` also "
+            f"`probabilities`, every label's by name; `Classifier.predict_proba` gives float32 [n, {len(labels)}].")
 
 
 def without_paths(text: str) -> str:

@@ -19,7 +19,7 @@ import numpy as np
 from edgelstm.core import family
 from edgelstm.core.errors import ExportError
 from edgelstm.core.manifest import STAGE_PARITY
-from edgelstm.core.outputs import LABEL_THRESHOLD
+from edgelstm.core.outputs import SIGMOID, label_columns
 from edgelstm.core.rundir import TOKENIZER, RunDirectory, read_run
 from edgelstm.core.variants import VARIANTS, Route, VariantSpec, parse_variants, resolve_routes
 from edgelstm.export import manifest as manifest_mod
@@ -35,7 +35,9 @@ from edgelstm.runtime.tokenizer import KERAS_INDEX_FROM, Tokenizer
 
 WORK = "_work"  # scratch inside the staging folder: removed with it on any failure
 # Held-out texts scoring this close to the threshold may flip under full-int8 rounding: on the
-# tiny test model 0.99 % of them lay within 0.01 and 0.99 % of the int8 labels flipped.
+# tiny test model 0.99 % of them lay within 0.01 and 0.99 % of the int8 labels flipped. For C
+# labels the same closeness is a gap of twice that between the two most probable labels (for two
+# labels |p - 0.5| < 0.01 is exactly |p1 - p0| < 0.02).
 INT8_RISK_MARGIN = 0.01
 Log = Callable[[str], None]
 
@@ -67,6 +69,7 @@ class Context:
     log: Log = print
     name: str = ""  # the bundle's folder name, the model card's title
     architecture: dict[str, Any] = field(default_factory=dict)  # keras_model.Architecture.to_dict()
+    output: str = SIGMOID  # the head's kind (edgelstm.core.outputs), from the Keras model
 
     @property
     def eval_ids(self) -> Path:
@@ -124,7 +127,8 @@ def risk_warnings(specs: list[VariantSpec], probs: np.ndarray) -> list[str]:
     int8 = next((spec for spec in specs if spec.name == "tflite-int8"), None)
     if int8 is None or len(probs) == 0:
         return []
-    close = float(np.mean(np.abs(probs - LABEL_THRESHOLD) < INT8_RISK_MARGIN))
+    top_two = np.sort(label_columns(probs), axis=1)[:, -2:]
+    close = float(np.mean(top_two[:, 1] - top_two[:, 0] < 2 * INT8_RISK_MARGIN))
     allowed = 1.0 - int8.tolerance.min_label_agreement
     if close <= allowed:
         return []
@@ -149,10 +153,21 @@ def _reference(ctx: Context) -> dict[str, Any]:
     if result["architecture"]["maxlen"] != ctx.run.maxlen:
         raise ExportError(f"{ctx.run.model_path} reads {result['architecture']['maxlen']} tokens but the run's "
                           f"tokenizer pads to {ctx.run.maxlen}: the run directory is inconsistent; re-run training")
+    ctx.output = _head_output(result["head"], ctx.run)
     ctx.keras_probs = np.load(probs_path)
     ctx.evalset.save(ctx.folder / GOLDEN, ctx.keras_probs)
     shutil.copyfile(ctx.run.root / TOKENIZER, ctx.folder / TOKENIZER)
     return result["architecture"]
+
+
+def _head_output(head: dict[str, Any], run: RunDirectory) -> str:
+    """The head's kind, once its width is checked against the run's labels (one column is two labels)."""
+    labels = len(run.labels)
+    if head["units"] != labels and not (head["units"] == 1 and labels == 2):
+        names = ", ".join(run.labels)
+        raise ExportError(f"{run.model_path} has a Dense({head['units']}, {head['output']}) head but the run names "
+                          f"{labels} labels ({names}): the head needs one output per label (one for two labels)")
+    return head["output"]
 
 
 def _export_variant(spec: VariantSpec, route: Route, ctx: Context) -> Outcome:
@@ -293,7 +308,7 @@ def _write_bundle(ctx: Context, architecture: dict[str, Any], outcomes: list[Out
             outcome.entry = None
     variants = {o.name: o.entry for o in outcomes if o.entry is not None}
     manifest = manifest_mod.build_manifest(run=ctx.run, evalset=ctx.evalset, architecture=architecture,
-                                           variants=variants, rejected=rejected, skipped=skipped)
+                                           variants=variants, rejected=rejected, skipped=skipped, output=ctx.output)
     sizes = {path.name: path.stat().st_size for path in ctx.folder.iterdir()}
     card = modelcard.render(manifest, sizes, name=ctx.name,
                             known_words=_known_words(Tokenizer.load(ctx.folder / TOKENIZER)))

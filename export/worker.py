@@ -30,7 +30,7 @@ def reference(job: dict[str, Any]) -> dict[str, Any]:
     tables = keras_model.padding_states(model, arch.maxlen)
     if tables:  # none for a bidirectional stack, which runs the padded way only
         np.savez(job["padding_states_out"], **tables)
-    return {"architecture": arch.to_dict()}
+    return {"architecture": arch.to_dict(), "head": keras_model.head_of(model)}
 
 
 def import_model(job: dict[str, Any]) -> dict[str, Any]:
@@ -43,7 +43,7 @@ def import_model(job: dict[str, Any]) -> dict[str, Any]:
     # The same weights in a clean model: int32 ids [batch, maxlen] (a Sequential saved after `fit`
     # keeps fit's float input and batch size), no dropout layers, no optimizer.
     keras_model.twin(model, batch_size=None, state_inputs=False).save(job["out"])
-    return {"architecture": arch.to_dict()}
+    return {"architecture": arch.to_dict(), "head": keras_model.head_of(model)}
 
 
 def convert(job: dict[str, Any]) -> dict[str, Any]:
@@ -124,8 +124,10 @@ def _through_mediapipe(path: Path, job: dict[str, Any]) -> None:
 
     with np.load(job["golden"], allow_pickle=False) as golden:
         texts, has_text, maxlen = textarrays.unpack(golden), golden["has_text"], golden["ids"].shape[1]
+        probs = golden["keras_probs"]
+    labels = 2 if probs.ndim == 1 else probs.shape[1]  # [n]: two labels; [n, C]: C labels
     chosen = [text for text, kept in zip(texts, has_text) if kept]
-    np.savez(job["out"], probs=mediapipe_client.positive_probabilities(path, chosen),
+    np.savez(job["out"], probs=mediapipe_client.label_probabilities(path, chosen, labels=labels),
              windows=mediapipe_client.scores(Path(job["probe"]), chosen, labels=maxlen).astype(np.int32))
 
 

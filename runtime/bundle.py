@@ -156,9 +156,17 @@ class Bundle:
         return data
 
     def golden(self) -> dict[str, np.ndarray]:
+        """golden.npz's arrays; keras_probs is [n] for two labels, [n, C] for C >= 3 (edgelstm.core.outputs)."""
         name = self.manifest.golden.file
-        return load_npz(self.read_checked(name), f"{name} of {self.root}", expect=GOLDEN_ARRAYS,
-                        required=("ids", "keras_probs"))
+        labels = len(self.labels)
+        expect = {**GOLDEN_ARRAYS, "keras_probs": ("f", 1 if labels == 2 else 2)}
+        arrays = load_npz(self.read_checked(name), f"{name} of {self.root}", expect=expect,
+                          required=("ids", "keras_probs"))
+        probs = arrays["keras_probs"]
+        if probs.ndim == 2 and probs.shape[1] != labels:
+            raise BundleError(f"{name} of {self.root}: keras_probs has {probs.shape[1]} columns but the manifest "
+                              f"names {labels} labels: the bundle is inconsistent; re-export it")
+        return arrays
 
     def padding_states(self, variant: str | None = None) -> PaddingStates | None:
         """The fast path's table (runtime/padding.py), checked as read; None when the bundle (or

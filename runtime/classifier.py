@@ -21,7 +21,7 @@ from typing import Any, overload
 import numpy as np
 
 from edgelstm.core.errors import BackendUnavailableError, BundleError, ConfigError, EdgeLSTMError, InputError
-from edgelstm.core.outputs import LABEL_THRESHOLD
+from edgelstm.core.outputs import LABEL_THRESHOLD, scores_shape
 from edgelstm.runtime import selection, signing, tuning
 from edgelstm.runtime.backends import base
 from edgelstm.runtime.bundle import Bundle
@@ -44,15 +44,20 @@ class Prediction:
     """One text's result.
 
     label: name of the predicted label (the manifest's `task.labels`).
-    label_id: its index, 1 when `score >= 0.5`.
+    label_id: its index: two labels, 1 when `score >= 0.5`; C >= 3 labels, the most probable one
+        (a tie goes to the lower index).
     probability: how sure the model is of `label`: the probability of the label it
-        chose, so always at least 0.5 (0.97 for a clear "neg" as for a clear "pos").
-    score: the model's raw output, the probability of label 1 (labels[1], e.g. "pos"),
-        whatever label won: 0.03 for that clear "neg". Rank or threshold on `score`.
+        chose, so at least 0.5 for two labels (0.97 for a clear "neg" as for a clear "pos")
+        and at least 1/C for C labels.
+    score: two labels: the model's raw output, the probability of label 1 (labels[1], e.g.
+        "pos"), whatever label won: 0.03 for that clear "neg". Rank or threshold on `score`.
+        C >= 3 labels: the same as `probability` (there is no single "positive" label; use
+        `probabilities` to rank by any one label).
     tokens: words the model read (after truncation to the tokenizer's maxlen).
     known_tokens: how many of them are in the model's vocabulary. 0 means the model saw
         nothing it knows (an empty text, another language, only new words): its label
         then says nothing about the text.
+    probabilities: every label's probability, in the order of `labels` (two labels: (1 - score, score)).
     """
 
     label: str
@@ -61,6 +66,7 @@ class Prediction:
     score: float
     tokens: int = 0
     known_tokens: int = 0
+    probabilities: tuple[float, ...] = ()
 
 
 class _CallGate:
@@ -196,6 +202,12 @@ class Classifier:
                                     padding_states=states)
         steps = getattr(backend, "maxlen", None)
         rows = getattr(backend, "vocab_size", None)
+        width = getattr(backend, "width", None)
+        labels = len(bundle.labels)
+        if width is not None and not (width == labels or (labels == 2 and width == 1)):
+            backend.close()
+            raise BundleError(f"{source} gives {width} output(s) per text but the manifest names {labels} labels: "
+                              "the bundle is inconsistent; re-export it")
         if steps is not None and steps != bundle.tokenizer.maxlen:
             backend.close()
             raise BundleError(f"{entry.file} reads {steps} tokens but tokenizer.json pads to "
@@ -227,7 +239,7 @@ class Classifier:
         if type(texts) is str or (type(texts) is list and len(texts) == 1):  # batch 1: see _run_one
             ids, scores = self._run_one(texts if type(texts) is str else _as_text(texts[0], 0))
             tokens, known = token_counts(ids, self.tokenizer.kind)
-            prediction = self._prediction(float(scores[0]), int(tokens[0]), int(known[0]))
+            prediction = self._prediction(scores[0], int(tokens[0]), int(known[0]))
             return prediction if type(texts) is str else [prediction]
         single = _is_single(texts)
         batch = as_texts(texts)
@@ -235,28 +247,38 @@ class Classifier:
         for start in range(0, len(batch), CHUNK_TEXTS):
             ids, lengths = self.tokenizer.encode_with_lengths(batch[start:start + CHUNK_TEXTS])
             tokens, known = token_counts(ids, self.tokenizer.kind)
-            results += [self._prediction(float(score), int(n), int(k))
-                        for score, n, k in zip(self._run_encoded(ids, lengths), tokens, known)]
+            results += [self._prediction(scores, int(n), int(k))
+                        for scores, n, k in zip(self._run_encoded(ids, lengths), tokens, known)]
         return results[0] if single else results
 
-    def _prediction(self, score: float, tokens: int, known: int) -> Prediction:
-        label_id = int(score >= LABEL_THRESHOLD)
-        return Prediction(self.labels[label_id], label_id, score if label_id else 1.0 - score, score,
-                          tokens, known)
+    def _prediction(self, scores: np.ndarray | np.floating, tokens: int, known: int) -> Prediction:
+        """A Prediction from one row of probabilities: a scalar P(label 1) for two labels, else [C]."""
+        if np.ndim(scores) == 0:
+            score = float(scores)
+            label_id = int(score >= LABEL_THRESHOLD)
+            return Prediction(self.labels[label_id], label_id, score if label_id else 1.0 - score, score,
+                              tokens, known, (1.0 - score, score))
+        probabilities = tuple(float(p) for p in scores)
+        label_id = int(np.argmax(scores))
+        top = probabilities[label_id]
+        return Prediction(self.labels[label_id], label_id, top, top, tokens, known, probabilities)
 
     @overload
-    def predict_proba(self, texts: TextLike) -> float: ...
+    def predict_proba(self, texts: TextLike) -> float | np.ndarray: ...
     @overload
     def predict_proba(self, texts: Iterable[TextLike]) -> np.ndarray: ...
 
     def predict_proba(self, texts):
-        """Probability of label 1 (the sigmoid output): a float for one text, float32 [n] for many.
+        """Two labels: the probability of label 1 (the sigmoid output), a float for one text and
+        float32 [n] for many. C >= 3 labels: every label's probability in the order of `labels`,
+        float32 [C] for one text and [n, C] for many (each row sums to 1).
 
         Same accepted input and errors as `predict`.
         """
         self._check_open()
         if type(texts) is str:  # batch 1: see _run_one
-            return float(self._run_one(texts)[1][0])
+            scores = self._run_one(texts)[1]
+            return float(scores[0]) if scores.ndim == 1 else scores[0]
         if type(texts) is list and len(texts) == 1:
             return self._run_one(_as_text(texts[0], 0))[1]
         single = _is_single(texts)
@@ -264,14 +286,20 @@ class Classifier:
         if len(batch) <= CHUNK_TEXTS:
             scores = self._run_texts(batch)
         else:
-            scores = np.empty(len(batch), dtype=np.float32)
+            scores = np.empty(self._shape(len(batch)), dtype=np.float32)
             for start in range(0, len(batch), CHUNK_TEXTS):
                 chunk = batch[start:start + CHUNK_TEXTS]
                 scores[start:start + len(chunk)] = self._run_texts(chunk)
-        return float(scores[0]) if single else scores
+        if single:
+            return float(scores[0]) if scores.ndim == 1 else scores[0]
+        return scores
+
+    def _shape(self, rows: int) -> tuple[int, ...]:
+        """The shape of `rows` texts' probabilities: [rows] for two labels, [rows, C] for C >= 3."""
+        return scores_shape(rows, len(self.labels))
 
     def _run_one(self, text: str) -> tuple[np.ndarray, np.ndarray]:
-        """The batch-1 lane: (ids [1, maxlen], probabilities [1]) of one text, exactly what the batch
+        """The batch-1 lane: (ids [1, maxlen], probabilities [1] or [1, C]) of one text, exactly what the batch
         path gives for [text] (tests compare them), with less work per call.
 
         An app calls the classifier once per text, and at batch 1 the batch path's small steps
@@ -294,7 +322,8 @@ class Classifier:
         return self._run(ids, steps)
 
     def predict_ids(self, ids: np.ndarray | Sequence[Sequence[int]]) -> np.ndarray:
-        """Already-encoded input: integer ids [n, maxlen] -> float32 probability of label 1 [n].
+        """Already-encoded input: integer ids [n, maxlen] -> float32 probabilities, as `predict_proba`
+        gives them for many texts: of label 1 [n] (two labels), of every label [n, C] (C >= 3).
 
         Ids must be in [0, vocab_size); n may be 0. Anything else is an InputError.
         """
@@ -334,7 +363,7 @@ class Classifier:
 
     def _run(self, ids: np.ndarray, steps: np.ndarray | None = None) -> np.ndarray:
         if len(ids) == 0:
-            return np.empty(0, dtype=np.float32)
+            return np.empty(self._shape(0), dtype=np.float32)
         with self._gate:
             return self._backend.predict_ids(ids, steps)
 

@@ -13,7 +13,9 @@ few fields) stops the stream after the results of the records before it, naming 
 Output per text: label, probability (how sure the model is of that label, >= 0.5) and,
 with --json, score (probability of the second label, e.g. pos, for ranking and your own
 threshold), tokens and known_tokens (words read and how many the model knows; a text
-with none known gets a warning on stderr: its label is a guess).
+with none known gets a warning on stderr: its label is a guess). A bundle of C >= 3 labels
+gives the most probable label and its probability (at least 1/C); its JSON adds
+"probabilities", every label's probability by name, and its "score" is the label's probability.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, BinaryIO, TextIO
 
 from edgelstm.runtime import cli_options, inputs
@@ -39,7 +41,9 @@ EXAMPLES = """output: LABEL <tab> PROBABILITY <tab> TEXT, one line per text. PRO
 the model is of LABEL (the chosen label's probability, so at least 0.5); --json adds
 "score", the probability of the second label (e.g. pos) whatever the label, for ranking
 or a threshold of your own, and "tokens"/"known_tokens": words read and how many the
-model knows (none known: a warning on stderr, the label is a guess).
+model knows (none known: a warning on stderr, the label is a guess). With C >= 3 labels,
+LABEL is the most probable one, and --json adds "probabilities": {label: probability} for
+every label ("score" is then LABEL's probability).
 
 examples:
   edgelstm predict out/demo/bundle "a quietly wonderful film" "two hours I will not get back"
@@ -125,7 +129,7 @@ def _emit(batches: Iterable[Scored], args: argparse.Namespace, report: _Report) 
         for batch in batches:
             records = [item for item, _ in batch if isinstance(item, Record)]
             predictions = [prediction for item, prediction in batch if isinstance(item, Record)]
-            _write(sys.stdout, records, predictions, as_json=args.json, unit=report.unit)
+            _write(sys.stdout, records, predictions, as_json=args.json, unit=report.unit, labels=report.labels)
             report.unknown(records, predictions)
             for bad in (item for item, _ in batch if isinstance(item, BadLine)):
                 report.bad(bad, skip=args.skip_bad_lines)
@@ -197,6 +201,19 @@ class _Report:
         self.unknown_count = 0
         self.unknown_named: list[str] = []
         self.skipped: list[BadLine] = []
+        self.bundle = args.bundle
+        self._labels: list[str] | None = None
+
+    def labels(self) -> list[str]:
+        """The bundle's label names, read from its manifest the first time they are needed (every
+        engine, whichever process scored; the classifier that loaded it checked it already)."""
+        if self._labels is None:
+            from pathlib import Path
+
+            from edgelstm.runtime.bundle import read_manifest
+
+            self._labels = list(read_manifest(Path(self.bundle)).task.labels)
+        return self._labels
 
     def unknown(self, records: list[Record], predictions: list) -> None:
         """Noted now, said at the end: an error stopping the stream stays its one stderr line."""
@@ -314,12 +331,16 @@ def _chunks(records: Iterable[Record | BadLine], size: int) -> Iterator[list[Rec
         yield chunk
 
 
-def _write(out: TextIO, records: list[Record], predictions: list, *, as_json: bool, unit: str = "line") -> None:
+def _write(out: TextIO, records: list[Record], predictions: list, *, as_json: bool, unit: str = "line",
+           labels: Callable[[], list[str]] = list) -> None:
+    """One line per text; `labels()` gives the bundle's label names, asked only for a C-class bundle's JSON."""
     for record, prediction in zip(records, predictions):
         if as_json:
             row = {"label": prediction.label, "label_id": prediction.label_id,
                    "probability": round(prediction.probability, 6), "score": round(prediction.score, 6),
                    "tokens": prediction.tokens, "known_tokens": prediction.known_tokens}
+            if len(prediction.probabilities) > 2:  # two labels: score says it all, as it always did
+                row["probabilities"] = {name: round(p, 6) for name, p in zip(labels(), prediction.probabilities)}
             if record.line is not None:
                 row[unit] = record.line
             if record.id is not None:

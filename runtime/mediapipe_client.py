@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from edgelstm.core.errors import BackendUnavailableError
+from edgelstm.core.outputs import as_scores
 from edgelstm.core.variants import VARIANTS, Tolerance
 from edgelstm.runtime.parity import Parity, compare
 
@@ -67,9 +68,10 @@ def scores(model: str | Path | bytes, texts: Sequence[str], *, labels: int) -> n
     return out
 
 
-def positive_probabilities(model: str | Path | bytes, texts: Sequence[str]) -> np.ndarray:
-    """The score of label 1 (what our runtime calls the probability) for each text."""
-    return scores(model, texts, labels=2)[:, 1]
+def label_probabilities(model: str | Path | bytes, texts: Sequence[str], *, labels: int = 2) -> np.ndarray:
+    """What our runtime calls the probabilities, per text: for two labels the score of label 1 [n],
+    for C >= 3 labels every label's score [n, C] (edgelstm.core.outputs)."""
+    return as_scores(scores(model, texts, labels=labels))
 
 
 def compare_raw_texts(probs: np.ndarray, reference: np.ndarray, *, variant: str, labels: np.ndarray,

@@ -35,30 +35,51 @@ class Parity:
 
 def compare(probs: np.ndarray, reference: np.ndarray, *, variant: str,
             labels: np.ndarray | None = None, tolerance: Tolerance | None = None) -> Parity:
-    """Figures of `probs` against `reference` (both [n] probabilities) and the bound failures.
+    """Figures of `probs` against `reference` and the bound failures.
 
+    Both are [n] (two labels: the probability of label 1) or [n, C] (C labels: one column each,
+    edgelstm.core.outputs). max |dp| is the largest difference over every row and every label,
+    mean |dp| the mean over them; labels are compared as the variant and Keras choose them (the
+    argmax over C labels). A [n] against [n, C] (or a different C) is refused: the variant does not
+    give what the bundle's labels need.
     `labels`: true labels, -1 for rows without one (golden.npz's edge cases); accuracy
     is computed on the labelled rows only, probabilities and agreement on all rows.
     """
     tolerance = tolerance or VARIANTS[variant].tolerance
-    probs = np.asarray(probs, dtype=np.float64).reshape(-1)
-    reference = np.asarray(reference, dtype=np.float64).reshape(-1)
-    finite = np.isfinite(probs)
-    diff = np.abs(np.where(finite, probs, np.inf) - reference)
-    agree = float(np.mean((probs >= LABEL_THRESHOLD) == (reference >= LABEL_THRESHOLD))) if len(probs) else 1.0
+    probs, reference = _rows(probs), _rows(reference)
+    if probs.shape[1:] != reference.shape[1:] or len(probs) != len(reference):
+        raise ValueError(f"{variant}: probabilities of shape {list(probs.shape)} cannot be compared with the "
+                         f"reference's {list(reference.shape)}")
+    finite = np.isfinite(probs).all(axis=1)
+    diff = np.abs(np.where(np.isfinite(probs), probs, np.inf) - reference)
+    chosen, expected = _labels_of(probs), _labels_of(reference)
+    agree = float(np.mean(chosen == expected)) if len(probs) else 1.0
     accuracy = reference_accuracy = drop = None
     labelled = np.asarray(labels).reshape(-1) >= 0 if labels is not None else None
     if labelled is not None and labelled.any():
         known = np.asarray(labels).reshape(-1)[labelled]
-        accuracy = 100.0 * float(np.mean((probs[labelled] >= LABEL_THRESHOLD) == known))
-        reference_accuracy = 100.0 * float(np.mean((reference[labelled] >= LABEL_THRESHOLD) == known))
+        accuracy = 100.0 * float(np.mean(chosen[labelled] == known))
+        reference_accuracy = 100.0 * float(np.mean(expected[labelled] == known))
         drop = reference_accuracy - accuracy
-    parity = Parity(n=len(probs), max_abs_diff=float(diff.max()) if len(diff) else 0.0,
-                    mean_abs_diff=float(diff.mean()) if len(diff) else 0.0, label_agreement=agree,
+    parity = Parity(n=len(probs), max_abs_diff=float(diff.max()) if diff.size else 0.0,
+                    mean_abs_diff=float(diff.mean()) if diff.size else 0.0, label_agreement=agree,
                     accuracy=accuracy, reference_accuracy=reference_accuracy, accuracy_drop=drop,
                     non_finite=int((~finite).sum()), failures=[])
     parity.failures = _failures(parity, tolerance)
     return parity
+
+
+def _rows(values: np.ndarray) -> np.ndarray:
+    """[n] as [n, 1] (the probability of label 1), [n, C] as it is; float64."""
+    array = np.asarray(values, dtype=np.float64)
+    return array.reshape(-1, 1) if array.ndim <= 1 else array.reshape(len(array), -1)
+
+
+def _labels_of(rows: np.ndarray) -> np.ndarray:
+    """Label ids of [n, 1] (label 1 at or above LABEL_THRESHOLD; NaN is label 0) or [n, C] rows (the argmax)."""
+    if rows.shape[1] == 1:
+        return (rows[:, 0] >= LABEL_THRESHOLD).astype(np.int64)
+    return np.argmax(np.where(np.isnan(rows), -np.inf, rows), axis=1) if len(rows) else np.zeros(0, np.int64)
 
 
 def compare_fast_path(fast: np.ndarray, padded: np.ndarray, reference: np.ndarray, *, variant: str,
@@ -66,8 +87,8 @@ def compare_fast_path(fast: np.ndarray, padded: np.ndarray, reference: np.ndarra
     """The fast path's figures against Keras (the variant's own bounds), plus its distance to the
     padded way, bounded by FAST_PATH_MAX_DIFF_FP32 for float32 variants."""
     parity = compare(fast, reference, variant=variant, labels=labels, tolerance=tolerance)
-    gap = np.abs(np.asarray(fast, np.float64).reshape(-1) - np.asarray(padded, np.float64).reshape(-1))
-    parity.vs_padded_max_abs_diff = float(gap.max()) if len(gap) else 0.0
+    gap = np.abs(_rows(fast) - _rows(padded))
+    parity.vs_padded_max_abs_diff = float(gap.max()) if gap.size else 0.0
     spec = VARIANTS.get(variant)
     if spec is not None and spec.is_float32 and not parity.vs_padded_max_abs_diff <= FAST_PATH_MAX_DIFF_FP32:
         parity.failures.append(f"fast path vs padded max |dp| {parity.vs_padded_max_abs_diff:.3g} > "

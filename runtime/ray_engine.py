@@ -38,7 +38,10 @@ RECORD, BAD = 0, 1
 # Records per block the read task emits: Ray streams blocks, so memory stays bounded.
 BLOCK_ROWS = 4096
 # A Prediction's fields, in order, with what a bad record's row holds instead.
-PREDICTION_COLUMNS = {"label": "", "label_id": -1, "probability": 0.0, "score": 0.0, "tokens": 0, "known_tokens": 0}
+PREDICTION_COLUMNS = {"label": "", "label_id": -1, "probability": 0.0, "score": 0.0, "tokens": 0, "known_tokens": 0,
+                      "probabilities": ""}
+# Every label's probability travels as JSON text: one column type whatever the number of labels.
+PROBABILITIES = "probabilities"
 
 
 class RayJobError(EdgeLSTMError):
@@ -157,6 +160,7 @@ class _Scorer:
         for index, prediction in zip(scored, predictions):
             for name in PREDICTION_COLUMNS:
                 out[name][index] = getattr(prediction, name)
+            out[PROBABILITIES][index] = json.dumps(prediction.probabilities)
         return {**batch, **out}
 
 
@@ -194,7 +198,9 @@ def score_file(path: str, *, bundle: str, variant: str | None, backend: str | No
                         scored = []
                         continue
                     record = Record(line, str(batch["text"][index]), json.loads(str(batch["id"][index])))
-                    scored.append((record, Prediction(*(_plain(batch[name][index]) for name in PREDICTION_COLUMNS))))
+                    values = {name: _plain(batch[name][index]) for name in PREDICTION_COLUMNS}
+                    values[PROBABILITIES] = tuple(json.loads(values[PROBABILITIES]))
+                    scored.append((record, Prediction(**values)))
                 yield scored
         except ray.exceptions.RayError as error:
             raise _edgelstm_error(error) or RayJobError(f"Ray could not score {path}: {_first_line(error)}") from None

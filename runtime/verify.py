@@ -127,7 +127,8 @@ def _mediapipe_check(bundle: Bundle, name: str, golden: dict[str, np.ndarray], r
     assert facts is not None  # the caller checks
     rows = np.flatnonzero(golden["has_text"])
     differs = np.isin(rows, facts.differing_rows)
-    probs = mediapipe_client.positive_probabilities(bundle.read_checked(entry.file), [texts[row] for row in rows])
+    probs = mediapipe_client.label_probabilities(bundle.read_checked(entry.file), [texts[row] for row in rows],
+                                                 labels=len(bundle.labels))
     raw_bounds = facts.tolerance or VARIANTS[name].raw_text_tolerance  # what export gated it on
     parity, _ = mediapipe_client.compare_raw_texts(probs, golden["keras_probs"][rows], variant=name,
                                                    labels=golden["labels"][rows], differs=differs,

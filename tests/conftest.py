@@ -80,3 +80,27 @@ def imdb_sample() -> tuple[list[str], dict[str, int]]:
     with gzip.open(sample, "rt", encoding="utf-8", newline="") as handle:
         texts = [row["text"] for row in csv.DictReader(handle)]
     return texts, json.loads(index.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="session")
+def npm_packages():  # noqa: ANN201 - edgelstm.web.npm.NpmPackages
+    """The web page's npm packages (`make install` runs npm ci); the browser tests skip without them."""
+    from edgelstm.core.errors import EdgeLSTMError
+    from edgelstm.web import npm
+
+    try:
+        return npm.find_packages(install=False)
+    except EdgeLSTMError as error:
+        pytest.skip(f"the page's npm packages are not installed ({error}); `make install` runs npm ci")
+
+
+@pytest.fixture(scope="session")
+def browser_tools(npm_packages):  # noqa: ANN001, ANN201 - the packages above; edgelstm.web.browser's tools
+    """Chromium and node to drive the page with; the browser tests skip without them."""
+    from edgelstm.core.errors import EdgeLSTMError
+    from edgelstm.web.browser import find_tools
+
+    try:
+        return find_tools(npm_packages)
+    except EdgeLSTMError as error:
+        pytest.skip(f"no browser to test the page in: {error}")

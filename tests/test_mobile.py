@@ -106,7 +106,7 @@ def test_mediapipe_on_raw_text_matches_keras_and_what_export_recorded(bundle: Bu
     golden = bundle.golden()
     texts = textarrays.unpack(golden)
     assert texts is not None and golden["has_text"].all()  # the synthetic run keeps its validation texts
-    probs = mediapipe_client.positive_probabilities(bundle.read_checked(entry_of(bundle, name)["file"]), texts)
+    probs = mediapipe_client.label_probabilities(bundle.read_checked(entry_of(bundle, name)["file"]), texts)
     recorded = entry_of(bundle, name)["mediapipe"]
     differs = np.isin(np.arange(len(texts)), recorded["differing_rows"])
     same = ~differs

@@ -69,7 +69,7 @@ BAD_DATA = {
     "missing column": ("review,label\ngood,1\nbad,0\n", "no column 'text'"),
     "empty": ("text,label\n", "holds no examples"),
     "single class": ("text,label\ngood,1\nfine,1\n", "only one label"),
-    "three labels": ("text,label\ngood,1\nbad,0\nmeh,2\n", "3 different labels"),
+    "a class too small to split": ("text,label\ngood,1\nbad,0\nmeh,2\n", "too few for a validation split"),
 }
 
 
@@ -92,7 +92,7 @@ def test_undecodable_bytes(capsys, tmp_path):
 @pytest.mark.parametrize("option, value, fragment", [
     ("--epochs", "0", "epochs=0 is out of range"),
     ("--validation-split", "2", "validation_split=2.0 is out of range"),
-    ("--label-names", "a,b,c", "must be two different"),
+    ("--label-names", "a,A", "must be 2 to 127 different non-empty names"),
     ("--encoding", "nope", "not a known text encoding"),
 ])
 def test_nonsensical_config_values(capsys, tmp_path, option, value, fragment):

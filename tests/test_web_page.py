@@ -18,7 +18,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgelstm.core.errors import EdgeLSTMError
 from edgelstm.core.variants import BROWSER_VS_PYTHON_MAX_DIFF, VARIANTS
 from edgelstm.runtime.bundle import Bundle
 from edgelstm.runtime.standardize import RULE_CJK, RULE_V1
@@ -36,26 +35,6 @@ TRICKY_TEXTS = [
     # The CJK rule: each Chinese/Japanese character a word, beside Latin letters and punctuation too.
     "这部电影很好看", "film好的movie", "ﾃｽﾄ テスト、ひらがな。", "々〆〇 ㄅㄆ 𠀀𠀁", "漢字 and 한국어",
 ]
-
-
-@pytest.fixture(scope="session")
-def npm_packages():
-    from edgelstm.web import npm
-
-    try:
-        return npm.find_packages(install=False)
-    except EdgeLSTMError as error:
-        pytest.skip(f"the page's npm packages are not installed ({error}); `make install` runs npm ci")
-
-
-@pytest.fixture(scope="session")
-def browser_tools(npm_packages):
-    from edgelstm.web.browser import find_tools
-
-    try:
-        return find_tools(npm_packages)
-    except EdgeLSTMError as error:
-        pytest.skip(f"no browser to test the page in: {error}")
 
 
 # The float32 mobile variant: held to the float32 bound against Keras.

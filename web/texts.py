@@ -35,7 +35,8 @@ def texts_of_ids(tokenizer: Tokenizer, rows: np.ndarray) -> list[str]:
 
 
 def golden_texts(bundle: Bundle) -> tuple[list[str], np.ndarray]:
-    """The golden rows as raw text, in row order, and their Keras probabilities (float64).
+    """The golden rows as raw text, in row order, and their Keras probabilities (float64: [n] for two
+    labels, [n, C] for C >= 3).
 
     Raises BundleError when the texts do not tokenize back to the stored ids (a keras-imdb
     row whose rare word stands for the OOV id, say): a comparison on them would be wrong.
@@ -47,4 +48,5 @@ def golden_texts(bundle: Bundle) -> tuple[list[str], np.ndarray]:
     texts = [next(edge_texts) if is_edge else next(held_out) for is_edge in edge]
     if not np.array_equal(bundle.tokenizer.encode(texts), golden["ids"]):
         raise BundleError(f"the golden ids of {bundle.root} cannot be written back as text that tokenizes to them")
-    return texts, golden["keras_probs"].astype(np.float64).reshape(-1)
+    probs = golden["keras_probs"].astype(np.float64)
+    return texts, probs.reshape(-1) if probs.ndim == 1 else probs

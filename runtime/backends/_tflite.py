@@ -11,7 +11,8 @@ it each text would continue from the previous text's state.
 The mobile variants read MediaPipe's layout (ids first, padding after, in a longer
 buffer; `mediapipe.input_layout` in the manifest) and turn it into the model's
 window themselves: a pre-padded row is moved to the front of that buffer here.
-Their output is one score per label; the last one is P(label 1).
+Their output is one score per label; for two labels the last one is P(label 1).
+A C-class model (C >= 3) gives one probability per label: rows of [n, C] (edgelstm.core.outputs).
 
 The keras3-while models also take the LSTM's initial state (h0, c0) and a dynamic
 length: given the bundle's padding states, each row runs only its real tokens
@@ -38,6 +39,7 @@ import numpy as np
 from edgelstm.core import family
 from edgelstm.core.errors import BackendUnavailableError, BundleError
 from edgelstm.core.manifest import POST_PADDED
+from edgelstm.core.outputs import as_scores, scores_shape
 from edgelstm.runtime import tuning
 from edgelstm.runtime.backends._workers import RowWorkers
 from edgelstm.runtime.padding import IDS_ROLE, PADDING_ID, PaddingStates, fast_path_roles, steps_needed
@@ -112,6 +114,7 @@ class TFLiteBackend:
         self._output_scale, self._output_zero_point = self._output.get("quantization", (0.0, 0))
         # Decided once, not per row: a fully integer model hands out int8 scores with a scale.
         self._output_quantized = bool(self._output_scale) and np.issubdtype(self._output["dtype"], np.integer)
+        self.width = int(self._output["shape"][-1]) if len(self._output["shape"]) else 1  # 1, 2 (mobile) or C
         self._reset = bool(entry.get("reset_variables", True))
         self._post_padded = (entry.get("mediapipe") or {}).get("input_layout") == POST_PADDED
         # The fast path needs a model with state inputs and the bundle's table; else the padded way.
@@ -194,7 +197,7 @@ class TFLiteBackend:
         return int(self._input["shape"][-1])
 
     def predict_ids(self, ids: np.ndarray, steps: np.ndarray | None = None) -> np.ndarray:
-        """int ids [n, maxlen] -> float32 probabilities of label 1 [n], one invoke per row.
+        """int ids [n, maxlen] -> float32 probabilities, [n] (label 1) or [n, C], one invoke per row.
 
         On the fast path each row runs only its real tokens, from the state its padding leads
         to; `steps` as in base.Backend.
@@ -208,8 +211,8 @@ class TFLiteBackend:
         elif steps is None:
             steps = steps_needed(ids)
         if len(ids) == 1:  # batch 1: one invoke on the calling thread
-            return np.array([self._invoke(0, ids[:, maxlen - int(steps[0]):])], dtype=np.float32)
-        out = np.empty(len(ids), dtype=np.float32)
+            return np.asarray([self._invoke(0, ids[:, maxlen - int(steps[0]):])], dtype=np.float32)
+        out = np.empty(scores_shape(len(ids), self.width), dtype=np.float32)
 
         def run_row(slot: int, row: int) -> None:  # worker `slot` owns interpreter `slot` during the call
             out[row] = self._invoke(slot, ids[row:row + 1, maxlen - int(steps[row]):])
@@ -217,7 +220,7 @@ class TFLiteBackend:
         self._workers.run(run_row, range(len(ids)))
         return out
 
-    def _invoke(self, slot: int, ids: np.ndarray) -> float:
+    def _invoke(self, slot: int, ids: np.ndarray) -> float | np.ndarray:
         """One row on interpreter `slot`, which only this worker uses during the call."""
         interpreter = self._interpreters[slot]
         if self._post_padded:
@@ -234,8 +237,10 @@ class TFLiteBackend:
             for role, value in states.items():
                 interpreter.set_tensor(self._state_index[role], value)
         interpreter.invoke()
-        # One probability, or one score per label (mobile): P(label 1) is the last either way.
-        return float(self._dequantize(interpreter.get_tensor(self._output_index)).reshape(-1)[-1])
+        # One probability, or one score per label (mobile): for two labels P(label 1) is the last
+        # either way; C >= 3 labels give the row of C probabilities.
+        scores = as_scores(self._dequantize(interpreter.get_tensor(self._output_index)).reshape(1, -1))[0]
+        return float(scores) if scores.ndim == 0 else scores
 
     def bare_call(self, ids: np.ndarray) -> Callable[[], object]:
         """base.Backend.bare_call: set the inputs, invoke, read the output, on interpreter 0

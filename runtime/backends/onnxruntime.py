@@ -27,6 +27,7 @@ import numpy as np
 
 from edgelstm.core import family
 from edgelstm.core.errors import BackendUnavailableError, BundleError
+from edgelstm.core.outputs import as_scores, scores_shape
 from edgelstm.runtime import tuning
 from edgelstm.runtime.backends._workers import RowWorkers
 from edgelstm.runtime.padding import IDS_ROLE, PaddingStates, fast_path_roles, plan_groups, steps_needed
@@ -63,6 +64,8 @@ class OnnxRuntime:
         self._output_names = [self._output_name]  # what every run asks for, built once
         # The padded way's start for one row, shared by every call (a session only reads its inputs).
         self._zero_row = {role: np.zeros((1, units), np.float32) for role, units in self._state_units.items()}
+        width = self._session.get_outputs()[0].shape[-1]
+        self.width = width if isinstance(width, int) else 1  # output columns: 1 (sigmoid) or C (softmax)
         self._chunk_rows = 1 if _quantizes_per_call(entry) else CHUNK_ROWS
         # The fast path needs a model with state inputs and the bundle's table; else the padded way.
         self.fast_path = padding_states is not None and bool(self._state_units)
@@ -101,7 +104,8 @@ class OnnxRuntime:
         return {role: int(inputs[role].shape[-1]) for role in family.ordered_roles(inputs)}
 
     def predict_ids(self, ids: np.ndarray, steps: np.ndarray | None = None) -> np.ndarray:
-        """int ids [n, maxlen] -> float32 probabilities of label 1 [n]; `steps` as in base.Backend."""
+        """int ids [n, maxlen] -> float32 probabilities, [n] (label 1) or [n, C] (edgelstm.core.outputs);
+        `steps` as in base.Backend."""
         session = self._session
         if session is None:
             raise BackendUnavailableError("the onnxruntime backend was closed")
@@ -112,7 +116,7 @@ class OnnxRuntime:
             steps = steps_needed(ids)
         if len(ids) == 1:  # batch 1: one call, nothing to group or share out, no reduction over `steps`
             return self._run(session, ids, None) if steps is None else self._run_last(session, ids, int(steps[0]))
-        out = np.empty(len(ids), dtype=np.float32)
+        out = np.empty(scores_shape(len(ids), self.width), dtype=np.float32)
 
         def run_unit(slot: int, rows: np.ndarray) -> None:  # the session is shared: `slot` is not needed
             out[rows] = self._run_unit(session, ids, steps, rows)
@@ -161,7 +165,7 @@ class OnnxRuntime:
         feed = {self._input_name: np.ascontiguousarray(ids)}
         feed.update(self._zero_states(len(ids)) if states is None else states)
         (probs,) = session.run(self._output_names, feed)
-        return np.asarray(probs, dtype=np.float32).reshape(len(ids))
+        return as_scores(np.asarray(probs).reshape(len(ids), -1))
 
     def close(self) -> None:
         self._workers.close()  # waits for units in flight before the session goes

@@ -2,7 +2,8 @@
 //
 // window.edgelstm is the page's programmatic face (the tests and `edgelstm bench` use it):
 //   await edgelstm.ready                      -> {clients: [...], loadMs: {client: ms}}
-//   await edgelstm.classify(texts, client)    -> [{label, score, scores: {label: p}}], score of labels[1]
+//   await edgelstm.classify(texts, client)    -> [{label, score, scores: {label: p}}]: two labels, score is
+//                                                the probability of labels[1]; C >= 3 labels, of the top label
 import { Tokenizer } from "./tokenizer.js";
 
 const config = await (await fetch("./edgelstm-web.json")).json();
@@ -39,8 +40,9 @@ async function loadOnnx(spec) {
     for (const [name, width] of spec.states) {
       feeds[name] = new ort.Tensor("float32", new Float32Array(width), [1, width]);
     }
-    const p = (await session.run(feeds))[spec.output].data[0];
-    return { [labels[0]]: 1 - p, [labels[1]]: p };
+    const out = (await session.run(feeds))[spec.output].data;
+    if (out.length === 1) return { [labels[0]]: 1 - out[0], [labels[1]]: out[0] };  // a sigmoid: P(labels[1])
+    return Object.fromEntries(labels.map((name, index) => [name, out[index]]));  // a softmax: one per label
   };
 }
 
@@ -59,9 +61,16 @@ async function loadAll() {
   return { clients: Object.keys(runners), loadMs, readyMs: performance.now() };
 }
 
+// Two labels: labels[1] at or above the threshold. C >= 3: the most probable label (a tie: the first).
+const binary = labels.length === 2;
+
 function result(scores) {
-  const score = scores[labels[1]];
-  return { label: score >= config.threshold ? labels[1] : labels[0], score, scores };
+  if (binary) {
+    const score = scores[labels[1]];
+    return { label: score >= config.threshold ? labels[1] : labels[0], score, scores };
+  }
+  const label = labels.reduce((best, name) => (scores[name] > scores[best] ? name : best), labels[0]);
+  return { label, score: scores[label], scores };
 }
 
 async function classify(texts, client = Object.keys(runners)[0]) {
@@ -82,8 +91,9 @@ function encode(texts) {
 window.edgelstm = { ready, classify, encode, config };
 
 // The form a person uses.
-document.getElementById("about").textContent =
-  `Bundle ${config.bundle.name}: labels ${labels.join(" / ")}, a text is ${labels[1]} when its score is at least ${config.threshold}.`;
+document.getElementById("about").textContent = binary
+  ? `Bundle ${config.bundle.name}: labels ${labels.join(" / ")}, a text is ${labels[1]} when its score is at least ${config.threshold}.`
+  : `Bundle ${config.bundle.name}: labels ${labels.join(" / ")}, a text gets its most probable label.`;
 const status = document.getElementById("status");
 const picker = document.getElementById("client");
 const form = document.getElementById("form");
@@ -112,8 +122,9 @@ form.addEventListener("submit", async (event) => {
   const ms = performance.now() - start;
   answer.hidden = false;
   document.getElementById("label").textContent = r.label;
-  document.getElementById("score").textContent = `${labels[1]} score ${r.score.toFixed(4)} (threshold ${config.threshold}); ` +
-    labels.map((name) => `${name} ${r.scores[name].toFixed(4)}`).join(", ");
+  const head = binary ? `${labels[1]} score ${r.score.toFixed(4)} (threshold ${config.threshold}); `
+    : `${r.label} ${r.score.toFixed(4)}; `;
+  document.getElementById("score").textContent = head + labels.map((name) => `${name} ${r.scores[name].toFixed(4)}`).join(", ");
   document.getElementById("took").textContent = `${ms.toFixed(1)} ms, ${config.clients[picker.value].title}`;
-  answer.className = r.label === labels[1] ? "second" : "first";
+  answer.className = binary ? (r.label === labels[1] ? "second" : "first") : "top";
 });
