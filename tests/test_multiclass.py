@@ -379,3 +379,27 @@ def test_the_web_page_shows_the_top_label_of_three(topic_bundle, npm_packages, b
     first = report["results"][clients[0]][0]
     shown = report["shown"]  # what a person sees after typing the first text and pressing Classify
     assert shown["label"] == first["label"] and f"{first['label']} {first['score']:.4f}" in shown["score"]
+
+
+@pytest.mark.ray
+def test_ray_carries_every_labels_probability_like_one_process(topic_bundle, tmp_path: Path):
+    """`--engine ray` (make test-ray) writes one process's JSON lines for a 3-class bundle, probabilities included."""
+    import os
+    import subprocess
+    import sys
+
+    pytest.importorskip("ray.data", reason="Ray Data is not installed: pip install 'edgelstm[ray]' (make test-ray)")
+    path, _ = topic_bundle
+    source = tmp_path / "in.txt"
+    source.write_text("\n".join(text for text, _ in topics.texts(120, seed=4)) + "\n", encoding="utf-8")
+    env = {**os.environ, "HOME": str(tmp_path)}
+    env.pop("RAY_ADDRESS", None)
+
+    def predict(*extra: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "edgelstm", "predict", str(path), "--input", str(source), "--json",
+                               *extra], capture_output=True, text=True, env=env, timeout=600)
+
+    ray, one = predict("--engine", "ray", "--workers", "2"), predict()
+    assert ray.returncode == one.returncode == 0, ray.stderr[-3000:]
+    assert ray.stdout == one.stdout and all(list(json.loads(line)["probabilities"]) == LABELS
+                                            for line in one.stdout.splitlines())
