@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from edgelstm.core import family
+from edgelstm.export.state_reset import state_kept
 
 DEFAULT_ONNX_DOMAIN = "ai.onnx"
 # ONNX ops that hold one recurrent layer (both directions of a bidirectional one), per cell;
@@ -24,7 +25,8 @@ ONNX_FIELDS = ("ops", "opset", "inputs", "outputs", "batch")
 
 
 def tflite_info(path: Path) -> dict[str, Any]:
-    """Op names per subgraph, highest version per op, custom ops, inputs/outputs, variable tensors."""
+    """Op names per subgraph, highest version per op, custom ops, inputs/outputs, and whether the file
+    keeps state between invocations (a variable tensor the graph does not zero before reading it)."""
     from ai_edge_litert import schema_py_generated as schema
 
     model = schema.Model.GetRootAs(path.read_bytes(), 0)
@@ -32,7 +34,7 @@ def tflite_info(path: Path) -> dict[str, Any]:
     ops: list[list[str]] = []
     versions: dict[str, int] = {}
     custom: set[str] = set()
-    variables = False
+    keeps_state = False
     for index in range(model.SubgraphsLength()):
         graph = model.Subgraphs(index)
         seen = set()
@@ -46,10 +48,10 @@ def tflite_info(path: Path) -> dict[str, Any]:
                 custom.add(name)
             seen.add(name)
             versions[name] = max(versions.get(name, 0), code.Version())
-        variables = variables or any(graph.Tensors(t).IsVariable() for t in range(graph.TensorsLength()))
+        keeps_state = keeps_state or state_kept(graph)
         ops.append(sorted(seen))
     return {"ops": ops, "op_versions": dict(sorted(versions.items())), "custom_ops": sorted(custom),
-            "reset_variables": variables, **_tflite_io(model, schema)}
+            "reset_variables": keeps_state, **_tflite_io(model, schema)}
 
 
 def tflite_problems(info: dict[str, Any]) -> list[str]:

@@ -5,8 +5,9 @@ state), so `thread_safe = False` and the Classifier serializes calls. Exported
 LSTM models have a fixed batch of 1 (the converter needs a static shape and
 XNNPACK cannot resize them), so a batch runs row by row. The fused
 UNIDIRECTIONAL_SEQUENCE_LSTM keeps its state in variable tensors that persist
-between invocations, so every row starts with `reset_all_variables()`; without
-it each text would continue from the previous text's state.
+between invocations; files exported now zero them in the graph itself, and a file
+whose entry says `reset_variables` (an older export) gets `reset_all_variables()`
+before every row, without which each text would continue from the previous one.
 
 The mobile variants read MediaPipe's layout (ids first, padding after, in a longer
 buffer; `mediapipe.input_layout` in the manifest) and turn it into the model's
