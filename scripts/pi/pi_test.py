@@ -42,6 +42,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import emulation  # noqa: E402
 import matrix  # noqa: E402
 
+from edgelstm.core.variants import TF_KERAS_FUSED, TFLITE, VARIANTS  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[2]
 ROOT = REPO / ".pi-root"
 CACHE = REPO / ".cache" / "pi"
@@ -80,15 +82,18 @@ TINY_TRAIN = ("--data", "synthetic", "--synthetic-size", "2500", "--vocab-size",
               "--learning-rate", "0.01", "--early-stopping-patience", "0", "--calibration-size", "64",
               "--seed", "0", "--quiet")
 # Bundles exported on the host from that one run: every variant by its default route, and the
-# TFLite variants by their other route (the fused tf_keras graph for fp32 and fp16, the Keras 3
-# WHILE graph for dynamic int8), so the matrix shows what a route changes on each interpreter.
-# tflite-int8 by keras3-while is not among them: that conversion crashes the converter. The
-# default export must pass whole; the other routes are kept when they miss a bound at export
-# (--keep-failed), and the Pi's figures are shown beside that verdict.
+# TFLite variants whose default is not the fused tf_keras op by that route (OTHER_ROUTE, read off
+# the variant table), so the matrix shows what the graph changes on each interpreter (the fused
+# op with its in-graph state reset against the WHILE loop). The default export must pass whole;
+# the other routes are kept when they miss a bound at export (--keep-failed), and the Pi's
+# figures are shown beside that verdict.
+OTHER_ROUTE = TF_KERAS_FUSED
+OTHER_ROUTES = tuple(spec.name for spec in VARIANTS.values()
+                     if spec.format == TFLITE and OTHER_ROUTE in spec.route_names[1:])
 BUNDLES = {
     "default": (),
-    "other-routes": ("--variants", "tflite-fp32,tflite-fp16,tflite-dynint8", "--route", "tflite-fp32=tf_keras-fused",
-                     "--route", "tflite-fp16=tf_keras-fused", "--route", "tflite-dynint8=keras3-while",
+    "other-routes": ("--variants", ",".join(OTHER_ROUTES),
+                     *(option for name in OTHER_ROUTES for option in ("--route", f"{name}={OTHER_ROUTE}")),
                      "--keep-failed"),
 }
 TESTS_BUNDLE = "default"  # the one the runtime's unit tests use (EDGELSTM_TEST_BUNDLE)
