@@ -44,7 +44,7 @@ def measure(spec: dict[str, Any], started_at: float) -> dict[str, Any]:
     from edgelstm.benchmarks.protocol import PROTOCOL_VERSION
     from edgelstm.benchmarks.stats import summarize, timed_calls
     from edgelstm.core.outputs import as_scores
-    from edgelstm.runtime import textarrays
+    from edgelstm.runtime import mediapipe_client, textarrays
 
     bundle = Bundle.open(spec["bundle"])
     golden = bundle.golden()  # parsed from the checked bytes, as verify reads it
@@ -66,7 +66,8 @@ def measure(spec: dict[str, Any], started_at: float) -> dict[str, Any]:
                                           runs=spec["runs"], seconds=spec["seconds"])
         full_samples, full_stop = timed_calls(lambda i: classifier.classify(long_texts[i % len(long_texts)]),
                                               warmup=spec["warmup"], runs=spec["runs"], seconds=spec["seconds"])
-        probs = as_scores([_label_scores(classifier.classify(text), len(bundle.labels)) for text in texts])
+        probs = as_scores([mediapipe_client.category_scores(classifier.classify(text), len(bundle.labels))
+                           for text in texts])
     latency = summarize(samples, stopped_by=stopped_by)
     total = sum(samples)
     memory["peak_rss_mb"] = peak_rss_mb()
@@ -94,13 +95,6 @@ def _cold_start(spec: dict[str, Any], first_text: str, started_at: float) -> tup
                         "load_s": loaded - imported, "first_inference_s": first - loaded,
                         "cold_start_s": time.time() - spec["spawned_at"]}
 
-
-def _label_scores(result: Any, labels: int) -> list[float]:
-    """Every label's score by index (as_scores keeps label 1's for two labels, all of them for more)."""
-    scores = [0.0] * labels
-    for category in result.classifications[0].categories:
-        scores[category.index] = category.score
-    return scores
 
 
 def _parity(probs: Any, reference: Any, labels: Any, differs: Any, variant: str) -> dict[str, Any]:

@@ -15,6 +15,11 @@ LABEL_THRESHOLD = 0.5
 MAX_LABELS = 127
 
 
+def labels_of_width(width: int) -> int:
+    """How many labels a head with `width` outputs classifies: Dense(1, sigmoid) two, Dense(C) C."""
+    return max(2, width)
+
+
 def output_kind(labels: int) -> str:
     """The head a model with `labels` classes has: two keep the sigmoid, more get a softmax."""
     return SIGMOID if labels == 2 else SOFTMAX

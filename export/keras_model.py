@@ -34,7 +34,17 @@ class Architecture:
     embedding_dim: int
     maxlen: int
     recurrent: tuple[RecurrentLayer, ...]
-    head: str = "Dense(1, sigmoid)"  # or "Dense(C, softmax)"
+    head_units: int = 1  # the Dense head's outputs: 1 (sigmoid) or C (softmax)
+    head_output: str = SIGMOID
+
+    @property
+    def head(self) -> str:
+        """'Dense(1, sigmoid)' or 'Dense(C, softmax)'."""
+        return f"Dense({self.head_units}, {self.head_output})"
+
+    def head_record(self) -> dict[str, Any]:
+        """What export checks against the labels: {"output": "sigmoid", "units": 1} or {"output": "softmax", "units": C}."""
+        return {"output": self.head_output, "units": self.head_units}
 
     @property
     def lstm_units(self) -> int:
@@ -146,12 +156,6 @@ def _check_head(dense: Any) -> None:
                       f"({family.SUPPORTED})")
 
 
-def head_of(model: Any) -> dict[str, Any]:
-    """The head's output kind and width: {"output": "sigmoid", "units": 1} or {"output": "softmax", "units": C}."""
-    dense = layers_of(model).dense
-    return {"output": dense.get_config()["activation"], "units": int(dense.get_config()["units"])}
-
-
 def _check_config(layer: Any, **expected: Any) -> None:
     config = layer.get_config()
     wrong = {key: config.get(key) for key, value in expected.items() if config.get(key, value) != value}
@@ -166,9 +170,10 @@ def architecture(model: Any) -> Architecture:
     maxlen = model.inputs[0].shape[1]
     if maxlen is None:
         raise ExportError("the model's input has no fixed sequence length: export needs [batch, maxlen] int ids")
+    head = layers.dense.get_config()  # checked by layers_of: Dense(1, sigmoid) or Dense(C, softmax)
     return Architecture(vocab_size=int(layers.embedding.input_dim), embedding_dim=int(layers.embedding.output_dim),
-                        maxlen=int(maxlen), recurrent=layers.stack,
-                        head=f"Dense({layers.dense.get_config()['units']}, {layers.dense.get_config()['activation']})")
+                        maxlen=int(maxlen), recurrent=layers.stack, head_units=int(head["units"]),
+                        head_output=head["activation"])
 
 
 def numpy_weights(model: Any) -> dict[str, np.ndarray]:

@@ -35,6 +35,7 @@ import numpy as np
 from edgelstm.core import rundir
 from edgelstm.core.errors import ConfigError, DataError, ExportError
 from edgelstm.core.hashing import sha256_of
+from edgelstm.core.outputs import labels_of_width
 from edgelstm.export.jobs import DEFAULT_TIMEOUT, Job, JobFailed, run_job
 from edgelstm.runtime import textarrays
 from edgelstm.runtime.tokenizer import KERAS_INDEX_FROM, KERAS_START_ID, VOCAB_OOV_ID, Tokenizer
@@ -162,9 +163,9 @@ def _import_model(model: Path, out: Path, work: Path, *, timeout: float) -> tupl
 
 def _check_head(head: dict[str, Any], labels: list[str], source: ModelFile) -> None:
     """One output per label (a sigmoid's one column is two labels), or a line saying what differs."""
-    if head["units"] == len(labels) or (head["units"] == 1 and len(labels) == 2):
+    wanted = labels_of_width(head["units"])
+    if wanted == len(labels):
         return
-    wanted = 2 if head["units"] == 1 else head["units"]
     where = "--label-names" if source.data is None or source.label_names else f"--data {source.data.name}"
     raise ConfigError(f"{source.model.name} ends in Dense({head['units']}, {head['output']}), which gives {wanted} "
                       f"labels, but {where} names {len(labels)} ({', '.join(labels)}): give one name per label")

@@ -19,7 +19,7 @@ import numpy as np
 from edgelstm.core import family
 from edgelstm.core.errors import ExportError
 from edgelstm.core.manifest import STAGE_PARITY
-from edgelstm.core.outputs import SIGMOID, label_columns
+from edgelstm.core.outputs import SIGMOID, label_columns, labels_of_width
 from edgelstm.core.rundir import TOKENIZER, RunDirectory, read_run
 from edgelstm.core.variants import VARIANTS, Route, VariantSpec, parse_variants, resolve_routes
 from edgelstm.export import manifest as manifest_mod
@@ -163,7 +163,7 @@ def _reference(ctx: Context) -> dict[str, Any]:
 def _head_output(head: dict[str, Any], run: RunDirectory) -> str:
     """The head's kind, once its width is checked against the run's labels (one column is two labels)."""
     labels = len(run.labels)
-    if head["units"] != labels and not (head["units"] == 1 and labels == 2):
+    if labels_of_width(head["units"]) != labels:
         names = ", ".join(run.labels)
         raise ExportError(f"{run.model_path} has a Dense({head['units']}, {head['output']}) head but the run names "
                           f"{labels} labels ({names}): the head needs one output per label (one for two labels)")

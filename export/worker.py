@@ -30,7 +30,7 @@ def reference(job: dict[str, Any]) -> dict[str, Any]:
     tables = keras_model.padding_states(model, arch.maxlen)
     if tables:  # none for a bidirectional stack, which runs the padded way only
         np.savez(job["padding_states_out"], **tables)
-    return {"architecture": arch.to_dict(), "head": keras_model.head_of(model)}
+    return {"architecture": arch.to_dict(), "head": arch.head_record()}
 
 
 def import_model(job: dict[str, Any]) -> dict[str, Any]:
@@ -43,7 +43,7 @@ def import_model(job: dict[str, Any]) -> dict[str, Any]:
     # The same weights in a clean model: int32 ids [batch, maxlen] (a Sequential saved after `fit`
     # keeps fit's float input and batch size), no dropout layers, no optimizer.
     keras_model.twin(model, batch_size=None, state_inputs=False).save(job["out"])
-    return {"architecture": arch.to_dict(), "head": keras_model.head_of(model)}
+    return {"architecture": arch.to_dict(), "head": arch.head_record()}
 
 
 def convert(job: dict[str, Any]) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from typing import Any, overload
 import numpy as np
 
 from edgelstm.core.errors import BackendUnavailableError, BundleError, ConfigError, EdgeLSTMError, InputError
-from edgelstm.core.outputs import LABEL_THRESHOLD, scores_shape
+from edgelstm.core.outputs import LABEL_THRESHOLD, labels_of_width, scores_shape
 from edgelstm.runtime import selection, signing, tuning
 from edgelstm.runtime.backends import base
 from edgelstm.runtime.bundle import Bundle
@@ -204,7 +204,7 @@ class Classifier:
         rows = getattr(backend, "vocab_size", None)
         width = getattr(backend, "width", None)
         labels = len(bundle.labels)
-        if width is not None and not (width == labels or (labels == 2 and width == 1)):
+        if width is not None and labels_of_width(width) != labels:
             backend.close()
             raise BundleError(f"{source} gives {width} output(s) per text but the manifest names {labels} labels: "
                               "the bundle is inconsistent; re-export it")

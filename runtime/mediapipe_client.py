@@ -63,8 +63,15 @@ def scores(model: str | Path | bytes, texts: Sequence[str], *, labels: int) -> n
     out = np.zeros((len(texts), labels), np.float32)
     with open_classifier(content) as classifier:
         for row, text in enumerate(texts):
-            for category in classifier.classify(text).classifications[0].categories:
-                out[row, category.index] = category.score
+            out[row] = category_scores(classifier.classify(text), labels)
+    return out
+
+
+def category_scores(result: Any, labels: int) -> np.ndarray:
+    """float32 [labels]: one TextClassifier result's score of each label index (0 for a label it omits)."""
+    out = np.zeros(labels, np.float32)
+    for category in result.classifications[0].categories:
+        out[category.index] = category.score
     return out
 
 

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from edgelstm.core.outputs import LABEL_THRESHOLD
+from edgelstm.core.outputs import predicted_labels
 from edgelstm.core.variants import FAST_PATH_MAX_DIFF_FP32, VARIANTS, Tolerance
 
 
@@ -76,10 +76,11 @@ def _rows(values: np.ndarray) -> np.ndarray:
 
 
 def _labels_of(rows: np.ndarray) -> np.ndarray:
-    """Label ids of [n, 1] (label 1 at or above LABEL_THRESHOLD; NaN is label 0) or [n, C] rows (the argmax)."""
+    """core.outputs.predicted_labels of [n, 1] or [n, C] rows, a NaN never chosen: a NaN probability is
+    below the threshold (label 0), and over C labels the argmax is taken among the finite ones."""
     if rows.shape[1] == 1:
-        return (rows[:, 0] >= LABEL_THRESHOLD).astype(np.int64)
-    return np.argmax(np.where(np.isnan(rows), -np.inf, rows), axis=1) if len(rows) else np.zeros(0, np.int64)
+        return predicted_labels(rows[:, 0])
+    return predicted_labels(np.where(np.isnan(rows), -np.inf, rows))
 
 
 def compare_fast_path(fast: np.ndarray, padded: np.ndarray, reference: np.ndarray, *, variant: str,

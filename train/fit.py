@@ -21,7 +21,7 @@ import numpy as np
 from edgelstm import __version__
 from edgelstm.benchmarks.machine import cpu_flags
 from edgelstm.core import rundir
-from edgelstm.core.outputs import SIGMOID, SOFTMAX, output_kind
+from edgelstm.core.outputs import SIGMOID, SOFTMAX, labels_of_width, output_kind
 from edgelstm.core.versions import library_versions
 from edgelstm.envinfo import cpu_model
 from edgelstm.runtime import textarrays
@@ -190,7 +190,7 @@ def inference_model(trained: Any, config: TrainConfig) -> Any:
     SavedModel (an extra TFLite subgraph), and `include_optimizer=False` is ignored for
     .keras files: a clean rebuild gives export exactly Embedding -> LSTM -> Dense.
     """
-    classes = max(2, int(trained.output_shape[-1]))  # Dense(1) is two classes
+    classes = labels_of_width(int(trained.output_shape[-1]))
     clean = build_model(dataclasses.replace(config, embedding_dropout=0.0, dropout=0.0, recurrent_dropout=0.0,
                                             l2=0.0), classes)
     clean.set_weights(trained.get_weights())
@@ -243,7 +243,7 @@ def recipe(config: TrainConfig, fitted: Fitted) -> dict[str, Any]:
     """Everything that decides the metrics: the full config, the optimizer, and the machine
     (the CPU's instruction set picks the kernels; the thread count is recorded to show it does not matter)."""
     optimizer = "AdamW" if config.weight_decay else "Adam"
-    classes = max(2, int(fitted.model.output_shape[-1]))
+    classes = labels_of_width(int(fitted.model.output_shape[-1]))
     return {"config": config.to_dict(), "optimizer": optimizer, "loss": LOSSES[output_kind(classes)],
             "op_determinism": True, "threads": fitted.threads, "cpus": os.cpu_count(), "cpu": cpu_model(),
             "cpu_simd": cpu_flags(), "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default")}

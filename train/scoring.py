@@ -25,11 +25,10 @@ def predict_probabilities(model: Any, ids: np.ndarray) -> np.ndarray:
 def label_scores(probabilities: np.ndarray, labels: np.ndarray) -> dict[str, float]:
     """Accuracy and cross-entropy (binary for [n], categorical for [n, C], both with Keras' clipping)."""
     y = labels.astype(np.int64)
-    if probabilities.ndim == 1:
-        p = np.clip(probabilities.astype(np.float64), CLIP, 1 - CLIP)
+    p = np.clip(probabilities.astype(np.float64), CLIP, 1 - CLIP)
+    if p.ndim == 1:
         loss = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
     else:
-        p = np.clip(probabilities.astype(np.float64), CLIP, 1 - CLIP)
         loss = -np.mean(np.log(p[np.arange(len(y)), y]))
     accuracy = np.mean(predicted_labels(probabilities) == y)
     return {"accuracy": float(accuracy), "loss": float(loss)}
@@ -56,8 +55,10 @@ def per_class(matrix: list[list[int]], names: tuple[str, ...] | list[str]) -> li
         hit, predicted, actual = counts[index, index], counts[:, index].sum(), counts[index, :].sum()
         precision = float(hit / predicted) if predicted else None
         recall = float(hit / actual) if actual else None
-        f1 = (2 * precision * recall / (precision + recall) if precision is not None and recall is not None
-              and precision + recall > 0 else (0.0 if precision is not None and recall is not None else None))
+        if precision is None or recall is None:
+            f1 = None
+        else:
+            f1 = 2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.0
         rows.append({"label": name, "precision": precision, "recall": recall, "f1": f1, "support": int(actual)})
     return rows
 
