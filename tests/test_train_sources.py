@@ -156,6 +156,15 @@ def test_split_is_stratified_seeded_and_disjoint():
     assert not np.array_equal(stratified_split(labels, 0.2, seed=4)[1], validation)
 
 
+def test_a_class_too_small_to_split_is_named_as_the_user_wrote_it():
+    # --label-names food,sports,tech with no 'tech' row: the message names 'tech', not only its index.
+    labels = np.array([0] * 5 + [1] * 5, dtype=np.int8)
+    with pytest.raises(DataError, match=r"^label 2 \('tech'\) has 0 examples: too few"):
+        stratified_split(labels, 0.2, seed=0, classes=3, names=("food", "sports", "tech"))
+    with pytest.raises(DataError, match=r"^label 2 has 0 examples"):
+        stratified_split(labels, 0.2, seed=0, classes=3)
+
+
 def test_tokenizer_is_fitted_on_the_training_part_only(tmp_path):
     # One unique marker word per example: validation markers must stay unknown to the tokenizer.
     rows = [(f"film marker{i}", "pos" if i % 2 else "neg") for i in range(40)]

@@ -7,6 +7,7 @@ part only, so the validation accuracy is an honest estimate for unseen text.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -72,10 +73,11 @@ def _classes(labels: np.ndarray) -> list[int]:
 
 
 def stratified_split(labels: np.ndarray, validation_split: float, *, seed: int,
-                     classes: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+                     classes: int | None = None, names: Sequence[str] = ()) -> tuple[np.ndarray, np.ndarray]:
     """(train indices, validation indices), each class split in the same proportion, both shuffled.
 
     `classes`: how many labels the run has (each needs examples on both sides); None: those present.
+    `names`: the labels' names, so a class with too few examples is named as the user wrote it.
     """
     rng = np.random.default_rng(seed)
     train, validation = [], []
@@ -83,7 +85,8 @@ def stratified_split(labels: np.ndarray, validation_split: float, *, seed: int,
         members = rng.permutation(np.flatnonzero(labels == label))
         held = int(round(len(members) * validation_split))
         if held < 1 or held >= len(members):
-            raise DataError(f"class {label} has {len(members)} examples: too few for a validation split of "
+            named = f"label {label} ({names[label]!r})" if label < len(names) else f"label {label}"
+            raise DataError(f"{named} has {len(members)} examples: too few for a validation split of "
                             f"{validation_split} (each class needs one example on each side); add data or "
                             "change --validation-split")
         validation.append(members[:held])
@@ -105,7 +108,7 @@ def encode(corpus: Corpus, tokenizer: Tokenizer) -> Encoded:
 def prepare(corpus: Corpus, config: TrainConfig) -> Prepared:
     """Split, fit the tokenizer on the training part (unless the source fixes it), encode both parts."""
     train_index, validation_index = stratified_split(corpus.labels, config.validation_split, seed=config.seed,
-                                                     classes=len(corpus.label_names))
+                                                     classes=len(corpus.label_names), names=corpus.label_names)
     train_part, validation_part = corpus.subset(train_index), corpus.subset(validation_index)
     tokenizer = corpus.tokenizer or Tokenizer.fit(train_part.texts, vocab_size=config.vocab_size, maxlen=config.maxlen)
     return Prepared(train=encode(train_part, tokenizer), validation=encode(validation_part, tokenizer),
