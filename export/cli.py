@@ -31,7 +31,8 @@ A Keras model file (.keras, or the legacy .h5) is exported like a run: give its 
 (--word-index for the Keras IMDB encoding, --tokenizer, or --vocabulary) and labelled texts
 it did not train on (--data, any format `edgelstm train` reads) to gate the variants on and
 to calibrate full int8 with (docs/family.md, "Exporting a model file"); without --data,
-full int8 and accuracy are skipped and the rest is gated on ids drawn from the vocabulary.
+full int8 and accuracy are skipped and the rest is gated on your own unlabelled texts
+(--texts FILE) or else on ids drawn from the vocabulary.
 
 examples:
   edgelstm export out/demo/run --out out/demo/bundle
@@ -74,6 +75,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                        "1 unknown; TextVectorization.get_vocabulary()'s '' and '[UNK]' lines are read as those)")
     group.add_argument("--data", metavar="FILE", help="labelled texts the model did not train on (CSV, JSONL, a "
                        "folder: what `edgelstm train --data` reads): the parity gate's rows and full-int8 calibration")
+    group.add_argument("--texts", metavar="FILE", help="without --data: unlabelled texts to gate the variants on "
+                       "(one per line, or the --text-column of a CSV/JSONL file; default: ids drawn from the "
+                       "vocabulary); the mobile variants are also checked on them as raw text")
     group.add_argument("--text-column", default="text", help="CSV column / JSONL key of the text (default text)")
     group.add_argument("--label-column", default="label", help="CSV column / JSONL key of the label (default label)")
     group.add_argument("--label-names", type=_label_names, metavar="NAME0,NAME1[,...]",
@@ -86,7 +90,7 @@ def _label_names(text: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in text.split(","))
 
 
-MODEL_FILE_OPTIONS = ("word_index", "num_words", "tokenizer", "vocabulary", "data", "label_names")
+MODEL_FILE_OPTIONS = ("word_index", "num_words", "tokenizer", "vocabulary", "data", "texts", "label_names")
 
 
 def _positive_int(text: str) -> int:
@@ -110,7 +114,8 @@ def _model_file(args: argparse.Namespace):  # noqa: ANN202 - a ModelFile, import
             raise ConfigError(f"{', '.join(given)} belong to a Keras model file ({', '.join(MODEL_SUFFIXES)}); "
                               f"{path} is read as a run directory, which has its own tokenizer, labels and data")
         return None
-    return ModelFile(model=path, data=_path(args.data), word_index=_path(args.word_index), num_words=args.num_words,
+    return ModelFile(model=path, data=_path(args.data), texts=_path(args.texts), word_index=_path(args.word_index),
+                     num_words=args.num_words,
                      tokenizer=_path(args.tokenizer), vocabulary=_path(args.vocabulary),
                      label_names=args.label_names, text_column=args.text_column, label_column=args.label_column,
                      encoding=args.encoding)

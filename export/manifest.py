@@ -53,8 +53,15 @@ def build_manifest(*, run: RunDirectory, evalset: EvalSet, architecture: dict[st
                                if NUMPY in VARIANTS[name].route(entry["route"]).runs_on]},
         "golden": {"file": GOLDEN, "count": len(evalset), "edge_cases": int(evalset.edge_case.sum()),
                    "held_out": int((~evalset.edge_case).sum()), "edge_case_names": evalset.edge_case_names,
-                   "source": "validation.npz of the run: rows the model never trained on"},
+                   "source": golden_source(run)},
     }
+
+
+def golden_source(run: RunDirectory) -> str:
+    """What the evaluation set's rows (besides the edge cases) are: a run's held-out split, or what an
+    imported model file was gated on (edgelstm.export.model_file: --data, --texts or drawn ids)."""
+    gate = (run.config.get("imported") or {}).get("gate")
+    return f"{gate}, with the edge cases" if gate else "validation.npz of the run: rows the model never trained on"
 
 
 def _source_run(run: RunDirectory, architecture: dict[str, Any]) -> dict[str, Any]:

@@ -16,9 +16,11 @@ temporary folder, then `export_run` makes the bundle exactly as for a run of `ed
 - labelled data (`--data`, any format `edgelstm train` reads, with `--text-column`,
   `--label-column`, `--label-names`): the rows the variants are gated on and, kept apart, the
   rows full int8 is calibrated on. They should be texts the model did not train on. Without
-  data, every variant but full int8 (which needs texts to calibrate on) is gated on id
-  sequences drawn from the vocabulary, unlabelled: |dp| and label agreement with Keras are
-  checked, accuracy is not measured, and the labels are the names given.
+  data, every variant but full int8 (which needs labelled texts to calibrate on) is gated,
+  unlabelled, on the user's own texts (`--texts`: one per line, or the text column of a file
+  `train` reads), tokenized by the bundle's tokenizer (the mobile variants are also run on them
+  as raw text in MediaPipe), else on id sequences drawn from the vocabulary: |dp| and label
+  agreement with Keras are checked, accuracy is not measured, and the labels are the names given.
 
 Pure Python and numpy here: TensorFlow runs only in the child processes.
 """
@@ -59,6 +61,7 @@ class ModelFile:
 
     model: Path
     data: Path | None = None  # labelled texts for the parity gate and full-int8 calibration
+    texts: Path | None = None  # without data: unlabelled texts to gate on (else ids drawn from the vocabulary)
     word_index: Path | None = None  # Keras IMDB encoding: imdb_word_index.json
     num_words: int | None = None  # Keras' num_words (default: the model's embedding rows)
     tokenizer: Path | None = None  # an edgelstm tokenizer.json
@@ -74,19 +77,27 @@ class ModelFile:
                               f"ending in {', '.join(MODEL_SUFFIXES)}")
         if not self.model.is_file():
             raise ConfigError(f"no model file at {self.model}")
-        given = [option for option, value in zip(TOKENIZER_OPTIONS, (self.word_index, self.tokenizer,
-                                                                     self.vocabulary)) if value is not None]
+        given = self.tokenizer_options
         if len(given) != 1:
             raise ConfigError(f"a model file needs its tokenizer: give exactly one of {', '.join(TOKENIZER_OPTIONS)}"
                               + (f" (got {', '.join(given)})" if given else ""))
         if self.data is None and (self.label_names is None or len(self.label_names) < 2):
             raise ConfigError("without --data the labels cannot be read: give --label-names NAME0,NAME1[,...] "
                               "(one name per label, label 0 first) or labelled texts with --data")
+        if self.data is not None and self.texts is not None:
+            raise ConfigError("--data and --texts both name the texts to gate on: give --data for labelled texts "
+                              "(they also calibrate full int8), --texts for unlabelled ones")
         if self.num_words is not None and self.word_index is None:
             raise ConfigError("--num-words belongs to the Keras IMDB encoding: give it with --word-index")
-        for path in (self.word_index, self.tokenizer, self.vocabulary):
+        for path in (self.word_index, self.tokenizer, self.vocabulary, self.texts):
             if path is not None and not path.is_file():
                 raise ConfigError(f"no such file: {path}")
+
+    @property
+    def tokenizer_options(self) -> list[str]:
+        """The tokenizer options given (exactly one is needed)."""
+        return [option for option, value in zip(TOKENIZER_OPTIONS, (self.word_index, self.tokenizer,
+                                                                    self.vocabulary)) if value is not None]
 
     @property
     def tokenizer_source(self) -> str:
@@ -96,6 +107,15 @@ class ModelFile:
             return f"edgelstm tokenizer {self.tokenizer.name}"
         return f"vocabulary file {self.vocabulary.name}"  # type: ignore[union-attr]
 
+    @property
+    def gate_source(self) -> str:
+        """What the variants are gated on besides the edge cases, in words (log, manifest, model card)."""
+        if self.data is not None:
+            return f"labelled texts of {self.data.name} (--data)"
+        if self.texts is not None:
+            return f"unlabelled texts of {self.texts.name} (--texts)"
+        return "id sequences drawn from the vocabulary (no --data or --texts)"
+
 
 def export_model_file(source: ModelFile, out: str | Path, *, timeout: float = DEFAULT_TIMEOUT,
                       log: Any = print, **export_options: Any) -> Path:
@@ -103,21 +123,21 @@ def export_model_file(source: ModelFile, out: str | Path, *, timeout: float = DE
     from edgelstm.export.pipeline import export_run
 
     if source.data is None:
-        export_options["variants"] = _without_full_int8(export_options.get("variants"), log)
+        export_options["variants"] = _without_full_int8(export_options.get("variants"), source.gate_source, log)
     with tempfile.TemporaryDirectory(prefix="edgelstm-import-") as scratch:
         run = write_run(source, Path(scratch), timeout=timeout, log=log)
         return export_run(run, out, timeout=timeout, log=log, **export_options)
 
 
-def _without_full_int8(names: list[str] | None, log: Any) -> list[str]:
+def _without_full_int8(names: list[str] | None, gate: str, log: Any) -> list[str]:
     """The variants to export without data: full int8 is skipped (nothing to calibrate on), said aloud."""
     from edgelstm.core.variants import parse_variants
 
     wanted = [spec.name for spec in parse_variants(names)]
     if names and NO_DATA_SKIPS in wanted:
         raise ConfigError(f"{NO_DATA_SKIPS} is calibrated on real texts: give --data, or leave it out of --variants")
-    log(f"no --data: {NO_DATA_SKIPS} is skipped (full int8 needs texts to calibrate on) and accuracy is not "
-        f"measured; every other variant is gated on {DRAWN_ROWS} id sequences drawn from the vocabulary")
+    log(f"no --data: {NO_DATA_SKIPS} is skipped (full int8 needs labelled texts to calibrate on) and accuracy is "
+        f"not measured; every other variant is gated on {gate}")
     return [name for name in wanted if name != NO_DATA_SKIPS]
 
 
@@ -134,14 +154,19 @@ def write_run(source: ModelFile, scratch: Path, *, timeout: float = DEFAULT_TIME
             f"tokenizer: {source.tokenizer_source}; {len(validation['ids'])} rows of {data} to gate on, "
             f"{len(calibration['ids'])} kept apart for full-int8 calibration")
     else:
-        validation = drawn_rows(tokenizer, DRAWN_ROWS, seed=SEED)
+        validation = given_rows(tokenizer, _texts(source)) if source.texts else drawn_rows(tokenizer, DRAWN_ROWS,
+                                                                                            seed=SEED)
         calibration = {"ids": validation["ids"][:2], "labels": validation["labels"][:2]}  # never used: no full int8
         labels, data = list(source.label_names), None  # type: ignore[arg-type]
-        fingerprint = {"source": f"{DRAWN_ROWS} id sequences drawn from the vocabulary (no --data)",
-                       "examples": DRAWN_ROWS}
+        fingerprint = {"source": source.gate_source, "examples": int(len(validation["ids"]))}
+        if source.texts:
+            fingerprint["file_sha256"] = sha256_of(source.texts)
+        log(f"model file {source.model.name}: {architecture['layers']}, {architecture['maxlen']} tokens; "
+            f"tokenizer: {source.tokenizer_source}; {len(validation['ids'])} {source.gate_source} to gate on")
     _check_head(head, labels, source)
     config = {"imported": {"model_file": source.model.name, "model_file_sha256": sha256_of(source.model),
-                           "tokenizer": source.tokenizer_source, "data": data},
+                           "tokenizer": source.tokenizer_source, "data": data,
+                           "texts": source.texts.name if source.texts else None, "gate": source.gate_source},
               "seed": SEED}
     metrics = {"labels": labels, "data": fingerprint,
                "validation": {"accuracy": None, "examples": int(len(validation["ids"]))}}
@@ -187,6 +212,10 @@ def build_tokenizer(source: ModelFile, *, maxlen: int, rows: int) -> Tokenizer:
         raise ConfigError(f"the tokenizer pads {tokenizer.padding!r} and truncates {tokenizer.truncating!r}: the "
                           "device models read texts padded and truncated at the front ('pre'), as Keras' "
                           "pad_sequences does by default")
+    return _checked_rows(tokenizer, rows, source)
+
+
+def _checked_rows(tokenizer: Tokenizer, rows: int, source: ModelFile) -> Tokenizer:
     if tokenizer.vocab_size > rows:
         raise ConfigError(f"the tokenizer gives ids up to {tokenizer.vocab_size - 1} but the model's embedding has "
                           f"{rows} rows: the two do not belong together" + (" (lower --num-words)"
@@ -241,6 +270,22 @@ def drawn_rows(tokenizer: Tokenizer, rows: int, *, seed: int) -> dict[str, np.nd
         if tokenizer.kind == "keras-imdb":
             ids[row, maxlen - length] = KERAS_START_ID
     return {"ids": ids, "labels": np.full(rows, rundir.UNLABELLED, np.int8), "lengths": lengths}
+
+
+def given_rows(tokenizer: Tokenizer, texts: list[str]) -> dict[str, np.ndarray]:
+    """Unlabelled rows of the user's texts, encoded by the bundle's tokenizer, with the raw texts (the mobile
+    variants are checked on them in MediaPipe)."""
+    ids, lengths = tokenizer.encode_with_lengths(texts)
+    return {"ids": ids, "labels": np.full(len(texts), rundir.UNLABELLED, np.int8), "lengths": lengths,
+            **textarrays.pack(texts)}
+
+
+def _texts(source: ModelFile) -> list[str]:
+    from edgelstm.train.config import TrainConfig
+    from edgelstm.train.sources import load_texts
+
+    return load_texts(TrainConfig(data=str(source.texts), text_column=source.text_column,
+                                  encoding=source.encoding))
 
 
 def _data(source: ModelFile, tokenizer: Tokenizer) -> tuple[Any, dict[str, np.ndarray], dict[str, np.ndarray]]:

@@ -28,8 +28,8 @@ def render(manifest: dict[str, Any], bytes_of: dict[str, int], *, name: str | No
         "",
         _summary(task, arch, words),
         "",
-        f"- Trained on: {without_paths(str(source['data_fingerprint'].get('source', 'unknown data')))}"
-        + (f"; validation accuracy of the Keras model {100 * accuracy:.2f} %" if accuracy is not None else ""),
+        _origin(source) + (f"; validation accuracy of the Keras model {100 * accuracy:.2f} %"
+                           if accuracy is not None else ""),
         f"- Keras model sha256: `{source['model_sha256']}`",
         f"- Exported {manifest['created']} by edgelstm {manifest['producer']['edgelstm']}",
         f"- Default variant: `{manifest['default_variant']}`",
@@ -37,7 +37,7 @@ def render(manifest: dict[str, Any], bytes_of: dict[str, int], *, name: str | No
         "## Variants",
         "",
         f"Each was run on its device interpreter over {manifest['golden']['count']} texts "
-        f"({manifest['golden']['held_out']} held-out validation texts and {manifest['golden']['edge_cases']} "
+        f"({manifest['golden']['held_out']} {_gate_rows(source)} and {manifest['golden']['edge_cases']} "
         "edge cases) and compared with the Keras model's probabilities.",
         "",
         "| variant | file | KiB | route | max abs diff | bound | labels equal | accuracy drop (points) | status |",
@@ -48,6 +48,20 @@ def render(manifest: dict[str, Any], bytes_of: dict[str, int], *, name: str | No
     lines += _usage(manifest)
     lines += modelcard_clients.render(manifest)
     return "\n".join(lines) + "\n"
+
+
+def _origin(source: dict[str, Any]) -> str:
+    """Where the model comes from: the data a run trained on, or the model file export imported."""
+    imported = source["config"].get("imported")
+    if imported:
+        return f"- Imported from the Keras model file `{imported['model_file']}` (tokenizer: {imported['tokenizer']})"
+    return f"- Trained on: {without_paths(str(source['data_fingerprint'].get('source', 'unknown data')))}"
+
+
+def _gate_rows(source: dict[str, Any]) -> str:
+    """What the gate's rows other than the edge cases are (an imported model file names its own)."""
+    imported = source["config"].get("imported")
+    return imported["gate"] if imported and imported.get("gate") else "held-out validation texts"
 
 
 def _summary(task: dict[str, Any], arch: dict[str, Any], words: str) -> str:

@@ -98,6 +98,42 @@ def load_corpus(config: TrainConfig, *, label_names: tuple[str, ...] | None = No
     raise DataError(f"cannot tell the format of {path} from its name: give {ACCEPTED}")
 
 
+def load_texts(config: TrainConfig) -> list[str]:
+    """The texts of `config.data`, labels not needed: the text column of a CSV/TSV or JSONL file, the
+    .txt files of a folder `load_corpus` reads, or else a plain text file of one text per line (blank
+    lines skipped)."""
+    path = Path(config.data)
+    if not path.exists():
+        raise DataError(f"no such file: {config.data}")
+    kind = _format_suffix(path)
+    if path.is_dir():
+        texts = _folder(path, config, None).texts or []
+    elif kind in CSV_SUFFIXES:
+        texts = [text for text, _, _ in _csv_rows(path, config, CSV_SUFFIXES[kind], labelled=False)]
+    elif kind in JSONL_SUFFIXES:
+        texts = [text for text, _, _ in _jsonl_rows(path, config, labelled=False)]
+    else:
+        texts = _lines(path, config.encoding)
+    if not texts:
+        raise DataError(f"{path} holds no text: give one text per line, or a CSV/JSONL file with a "
+                        f"{config.text_column!r} column")
+    return texts
+
+
+def _lines(path: Path, encoding: str) -> list[str]:
+    """The non-blank lines of a plain text file (gzip recognised), without their line ends."""
+    lines, number = [], 0
+    with _open_text(path, encoding) as handle:
+        try:
+            for line in handle:
+                number += 1  # the line a decoding error is reported at
+                if line.strip():
+                    lines.append(line.rstrip("\r\n"))
+        except UnicodeDecodeError as error:
+            raise _decode_error(path, number + 1, error, encoding) from None
+    return lines
+
+
 def _format_suffix(path: Path) -> str:
     """'.csv' for data.csv and data.csv.gz."""
     suffixes = [s.lower() for s in path.suffixes]
@@ -151,19 +187,26 @@ def _decode_error(path: Path, line: int, error: UnicodeDecodeError, encoding: st
                      f"{error.object[error.start:error.start + 1]!r}): save it as UTF-8 or pass --encoding")
 
 
-def _csv_rows(path: Path, config: TrainConfig, delimiter: str) -> Iterator[tuple[str, Any, str]]:
+def _columns(config: TrainConfig, labelled: bool) -> tuple[tuple[str, str], ...]:
+    """(option, column) pairs every row must have: the text's and, for labelled data, the label's."""
+    text = (("--text-column", config.text_column),)
+    return (*text, ("--label-column", config.label_column)) if labelled else text
+
+
+def _csv_rows(path: Path, config: TrainConfig, delimiter: str, *,
+              labelled: bool = True) -> Iterator[tuple[str, Any, str]]:
     with _open_text(path, config.encoding) as handle:
         reader = csv.DictReader(handle, delimiter=delimiter)
         try:
             header = reader.fieldnames or []
-            for option, column in (("--text-column", config.text_column), ("--label-column", config.label_column)):
+            for option, column in _columns(config, labelled):
                 if column not in header:
                     raise DataError(f"{path} has no column {column!r} (columns: {', '.join(header) or 'none'}): "
                                     f"pass {option} NAME")
             for row in reader:
                 where = f"{path} line {reader.line_num}"
                 text, label = row.get(config.text_column), row.get(config.label_column)
-                if text is None or label is None:
+                if text is None or (labelled and label is None):
                     raise DataError(f"{where} has fewer fields than the header: every row needs a text and a label")
                 yield text, label, where
         except UnicodeDecodeError as error:
@@ -172,20 +215,21 @@ def _csv_rows(path: Path, config: TrainConfig, delimiter: str) -> Iterator[tuple
             raise DataError(f"{path} line {reader.line_num} is not readable CSV ({error})") from None
 
 
-def _jsonl_rows(path: Path, config: TrainConfig) -> Iterator[tuple[str, Any, str]]:
+def _jsonl_rows(path: Path, config: TrainConfig, *, labelled: bool = True) -> Iterator[tuple[str, Any, str]]:
     with _open_text(path, config.encoding) as handle:
         number = 0
         try:
-            for number, line in enumerate(handle, start=1):
+            for line in handle:
+                number += 1  # the line a decoding error is reported at
                 if line.strip():
-                    yield _jsonl_example(line, f"{path} line {number}", config)
+                    yield _jsonl_example(line, f"{path} line {number}", config, labelled=labelled)
         except UnicodeDecodeError as error:
             raise _decode_error(path, number + 1, error, config.encoding) from None
         except (EOFError, gzip.BadGzipFile) as error:
             raise DataError(f"{path} is not readable ({error})") from None
 
 
-def _jsonl_example(line: str, where: str, config: TrainConfig) -> tuple[str, Any, str]:
+def _jsonl_example(line: str, where: str, config: TrainConfig, *, labelled: bool = True) -> tuple[str, Any, str]:
     try:
         record = json.loads(line)
     except json.JSONDecodeError as error:
@@ -193,13 +237,13 @@ def _jsonl_example(line: str, where: str, config: TrainConfig) -> tuple[str, Any
     if not isinstance(record, dict):
         raise DataError(f"{where} is a JSON {type(record).__name__}, not an object with "
                         f"{config.text_column!r} and {config.label_column!r}")
-    for option, key in (("--text-column", config.text_column), ("--label-column", config.label_column)):
+    for option, key in _columns(config, labelled):
         if key not in record:
             raise DataError(f"{where} has no key {key!r} (keys: {', '.join(record) or 'none'}): pass {option} NAME")
     text = record[config.text_column]
     if not isinstance(text, str):
         raise DataError(f"{where}: {config.text_column!r} is {type(text).__name__}, not text")
-    return text, record[config.label_column], where
+    return text, record.get(config.label_column), where
 
 
 def _class_folders(path: Path) -> list[Path]:
