@@ -26,8 +26,10 @@ INTERPRETER_DIST = {"litert": "ai-edge-litert", "tflite-runtime": "tflite-runtim
                     "numpy": "numpy"}
 LEGEND = ("`-`: not run there (a backend runs its format only; numpy runs the float32 variants from weights.npz, "
           "whatever their route). (padded), (fast): with every one of the maxlen steps, and with the leading "
-          "padding skipped (the runtime's fast path). The first rows are the default export; the last rows are "
-          "the same run's TFLite variants exported by their other route (`edgelstm export --route`). `refused`: "
+          "padding skipped (the runtime's fast path). The first rows are the default export; then the "
+          "same run's TFLite variants exported by their other route (`edgelstm export --route`); the rows "
+          "marked `3 labels` are a second tiny run's default export, with a Dense(3, softmax) head (the "
+          "topics corpus of tests/helpers/topics.py). `refused`: "
           "the runtime declines the pair before loading it; the pair was also run anyway on the Pi, and what it "
           "did is in brackets.")
 FORBIDDEN_WHEELS = ("tensorflow", "tensorflow_cpu", "tensorboard", "keras", "tf_keras", "tf2onnx", "onnx-")
@@ -138,10 +140,17 @@ def build(results: list[dict[str, Any]], *, manifests: dict[str, dict[str, Any]]
         for bundle, verify in result["verify"].items():
             checks = (verify["report"] or {}).get("checks", [])
             unexpected += _fill_cells(cells, bundle, manifests[bundle], result, checks)
-    labels = {f"{b}/{v}": f"{v} ({manifests[b]['variants'][v].get('route', '?')})" for b, v in rows}
+    labels = {f"{b}/{v}": f"{v} ({manifests[b]['variants'][v].get('route', '?')}){_classes(manifests[b])}"
+              for b, v in rows}
     return {"rows": [f"{b}/{v}" for b, v in rows], "labels": labels, "cells": cells, "options": options,
             "unexpected": unexpected, "bundle": _bundle_facts(next(iter(manifests.values()))),
             "date": time.strftime("%Y-%m-%d")}
+
+
+def _classes(manifest: dict[str, Any]) -> str:
+    """', 3 labels' for a C-class bundle's rows, '' for a binary one's (the rows read as before)."""
+    count = len((manifest.get("task") or {}).get("labels") or ())
+    return f", {count} labels" if count > 2 else ""
 
 
 def _fill_cells(cells: dict, bundle: str, manifest: dict[str, Any], result: dict[str, Any],

@@ -7,8 +7,9 @@
 3. the project's wheel, built on the host every run, and the aarch64 wheels that its extras
    resolve to, downloaded once per set of requirements (.cache/pi/wheels-KEY)
 4. a tiny run trained and exported on the host with this Python (which has TensorFlow): all six
-   variants by their default routes, and the TFLite ones by their other routes, kept per hash
-   of the sources (.cache/pi/bundles-KEY/{default,other-routes})
+   variants by their default routes, and the TFLite ones by their other routes; and a tiny
+   3-label run's bundle (every default variant), kept per hash of the sources
+   (.cache/pi/bundles-KEY/{default,other-routes,3-labels})
 5. on the Pi, one venv per device option (numpy only, [litert], [onnx], [tflite-runtime]: what
    a user installs, no TensorFlow, no compiler): `edgelstm verify --backend B --json` on the
    bundles, and the runtime's own unit tests with pytest
@@ -90,17 +91,28 @@ TINY_TRAIN = ("--data", "synthetic", "--synthetic-size", "2500", "--vocab-size",
 OTHER_ROUTE = TF_KERAS_FUSED
 OTHER_ROUTES = tuple(spec.name for spec in VARIANTS.values()
                      if spec.format == TFLITE and OTHER_ROUTE in spec.route_names[1:])
+# A second tiny run, of the same sizes, with a Dense(3, softmax) head: the three-topic corpus of
+# the tests (tests/helpers/topics.py, labels food, sports, tech), so every backend on the Pi also
+# runs a C-class bundle's every default variant. About 20 s of training and one export more.
+TOPICS_HELPER = REPO / "tests" / "helpers" / "topics.py"
+TOPICS_ROWS = 1500
+TINY_TRAIN_3_LABELS = ("--vocab-size", "400", "--maxlen", "64", "--embedding-dim", "16", "--lstm-units", "32",
+                       "--epochs", "6", "--batch-size", "32", "--learning-rate", "0.01",
+                       "--early-stopping-patience", "0", "--calibration-size", "64", "--seed", "0", "--quiet")
+BINARY_RUN, TOPICS_RUN = "run", "run-3-labels"
+# Bundle -> (the run it is exported from, export options).
 BUNDLES = {
-    "default": (),
-    "other-routes": ("--variants", ",".join(OTHER_ROUTES),
-                     *(option for name in OTHER_ROUTES for option in ("--route", f"{name}={OTHER_ROUTE}")),
-                     "--keep-failed"),
+    "default": (BINARY_RUN, ()),
+    "other-routes": (BINARY_RUN, ("--variants", ",".join(OTHER_ROUTES),
+                                  *(option for name in OTHER_ROUTES for option in ("--route", f"{name}={OTHER_ROUTE}")),
+                                  "--keep-failed")),
+    "3-labels": (TOPICS_RUN, ()),
 }
 TESTS_BUNDLE = "default"  # the one the runtime's unit tests use (EDGELSTM_TEST_BUNDLE)
 # Which bundles each backend is verified on: the routes matter to the TFLite interpreters only.
-BACKEND_BUNDLES = {"litert": tuple(BUNDLES), "tflite-runtime": tuple(BUNDLES), "onnxruntime": ("default",),
-                   "numpy": ("default",)}
-SOURCES = ("cli", "train", "export", "runtime", "pyproject.toml")
+BACKEND_BUNDLES = {"litert": tuple(BUNDLES), "tflite-runtime": tuple(BUNDLES), "onnxruntime": ("default", "3-labels"),
+                   "numpy": ("default", "3-labels")}
+SOURCES = ("cli", "core", "train", "export", "runtime", "pyproject.toml")
 PI_BASE = "/opt/edgelstm"  # on the Pi: wheels/, project/, bundles/, src/tests, out/, probe.py
 PI_VENVS = "/opt/venvs"
 
@@ -183,8 +195,9 @@ def _drop_siblings(folder: Path, prefix: str) -> None:
 def ensure_bundles(logs: Path) -> Path:
     """The tiny run trained and exported on the host (folder of BUNDLES), kept while the sources stay the same."""
     files = sorted(p for src in map(REPO.joinpath, SOURCES) for p in ([src] if src.is_file() else src.rglob("*.py")))
-    key = sha_of(*TINY_TRAIN, json.dumps(BUNDLES), *(str(p.relative_to(REPO)) for p in files),
-                 *(p.read_bytes() for p in files))
+    files.append(TOPICS_HELPER)
+    key = sha_of(*TINY_TRAIN, *TINY_TRAIN_3_LABELS, str(TOPICS_ROWS), json.dumps(BUNDLES),
+                 *(str(p.relative_to(REPO)) for p in files), *(p.read_bytes() for p in files))
     dest = CACHE / f"bundles-{key}"
     if all((dest / name / "manifest.json").exists() for name in BUNDLES):
         return dest
@@ -192,14 +205,26 @@ def ensure_bundles(logs: Path) -> Path:
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     edgelstm = [sys.executable, "-m", "edgelstm"]
-    run_host([*edgelstm, "train", *TINY_TRAIN, "--out", str(work / "run")], logs / "host-train.log")
-    for name, options in BUNDLES.items():
-        run_host([*edgelstm, "export", str(work / "run"), "--out", str(work / "bundles" / name), *options],
+    run_host([*edgelstm, "train", *TINY_TRAIN, "--out", str(work / BINARY_RUN)], logs / "host-train.log")
+    topics = _load_module(TOPICS_HELPER).write_csv(work / "topics.csv", TOPICS_ROWS, seed=0)
+    run_host([*edgelstm, "train", "--data", str(topics), *TINY_TRAIN_3_LABELS, "--out", str(work / TOPICS_RUN)],
+             logs / "host-train-3-labels.log")
+    for name, (run, options) in BUNDLES.items():
+        run_host([*edgelstm, "export", str(work / run), "--out", str(work / "bundles" / name), *options],
                  logs / f"host-export-{name}.log")
     _drop_siblings(CACHE, "bundles-")  # bundles of older sources
     (work / "bundles").rename(dest)
     shutil.rmtree(work, ignore_errors=True)
     return dest
+
+
+def _load_module(path: Path):  # noqa: ANN202 - a helper module of the tests (tests/ is not a package)
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def _link_tree(source: Path, dest: Path) -> None:
