@@ -15,7 +15,7 @@ Pure Python, no numpy: the command line reads this table to print its help.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
 from edgelstm.core.errors import ConfigError
@@ -250,6 +250,21 @@ _ROWS = (
 VARIANTS: dict[str, VariantSpec] = {spec.name: spec for spec in _ROWS}
 # Best first: what `auto` tries on a device, and the manifest's `variant_preference` order.
 PREFERENCE: tuple[str, ...] = tuple(spec.name for spec in sorted(_ROWS, key=lambda spec: spec.rank))
+# The ranks were measured on the classic LSTM. A stack feature (core.family.features) named here
+# moves its variant to the front of the preference export writes (export/manifest.py); a bundle
+# keeps the order it was written with. A GRU: onnxruntime has no quantized GRU, so onnx-dynint8's
+# GRU node stays float32 and its lead over tflite-dynint8 is gone. On the IMDB-size GRU (README,
+# "The recurrent family on IMDB"; two back-to-back bench runs, load 5-7) tflite-dynint8 is the
+# smaller file (1.40 against 1.68 MB), faster on 200 tokens (1.57 / 2.19 against 1.96 / 2.44 ms)
+# and at batch 32 (478 / 565 against 432 / 282 seq/s), and level at batch 1 on real lengths
+# (1.64 / 1.93 against 1.39 / 2.14 ms); on the LSTM onnx-dynint8 stays 2-3x faster.
+FAMILY_LEADS: dict[str, str] = {"gru": "tflite-dynint8"}
+
+
+def preference_for(features: Collection[str] = ()) -> tuple[str, ...]:
+    """The preference order of a stack with these features: PREFERENCE, each feature's lead moved first."""
+    leads = [FAMILY_LEADS[feature] for feature in sorted(features) if feature in FAMILY_LEADS]
+    return tuple(dict.fromkeys([*leads, *PREFERENCE]))
 
 # The fast path (runtime/padding.py) against the padded way on the same float32 variant and
 # backend: the same arithmetic from a state computed by Keras' cell instead of by the model,

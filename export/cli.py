@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import argparse
 
-from edgelstm.core.variants import PREFERENCE, UNSUPPORTED_MODES, VARIANTS
+from edgelstm.core.variants import FAMILY_LEADS, PREFERENCE, UNSUPPORTED_MODES, VARIANTS
 from edgelstm.export.defaults import DEFAULT_HELD_OUT
 from edgelstm.export.jobs import DEFAULT_TIMEOUT
 from edgelstm.runtime.cli_options import names
 
 EPILOG = f"""variants: {', '.join(VARIANTS)} (default: all)
 preferred on a device, best first: {', '.join(PREFERENCE)}
+  (a stack with {' or '.join(f'a {feature.upper()} layer, {lead}' for feature, lead in FAMILY_LEADS.items())} first)
 not possible for an LSTM: {', '.join(UNSUPPORTED_MODES)}
 
 Every variant is run on its device interpreter (ai-edge-litert, onnxruntime) over

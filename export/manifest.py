@@ -12,13 +12,14 @@ from pathlib import Path
 from typing import Any
 
 from edgelstm import __version__
+from edgelstm.core import family
 from edgelstm.core.errors import ExportError
 from edgelstm.core.hashing import sha256_of
 from edgelstm.core.jsonio import write_json
 from edgelstm.core.manifest import GOLDEN, MANIFEST, SCHEMA_VERSION, STATUS_PASSED, WEIGHTS, Manifest
 from edgelstm.core.outputs import SIGMOID
 from edgelstm.core.rundir import RunDirectory
-from edgelstm.core.variants import NUMPY, PREFERENCE, VARIANTS
+from edgelstm.core.variants import NUMPY, VARIANTS, preference_for
 from edgelstm.core.versions import library_versions
 from edgelstm.export.evalset import EvalSet
 
@@ -33,7 +34,9 @@ def build_manifest(*, run: RunDirectory, evalset: EvalSet, architecture: dict[st
     """Every field but `files`, which `add_files` fills once every other file is written; `output` is
     the head's kind (edgelstm.core.outputs: sigmoid or softmax)."""
     ordered = {name: variants[name] for name in VARIANTS if name in variants}
-    preference = [name for name in PREFERENCE if variants.get(name, {}).get("status") == STATUS_PASSED]
+    stack = family.stack_from_records(architecture["recurrent"])
+    preference = [name for name in preference_for(family.features(stack))
+                  if variants.get(name, {}).get("status") == STATUS_PASSED]
     return {
         "schema_version": SCHEMA_VERSION,
         "created": utc_now(),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from edgelstm.core.variants import PREFERENCE, VARIANTS, markdown_tables
+from edgelstm.core.variants import FAMILY_LEADS, PREFERENCE, VARIANTS, markdown_tables
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = (ROOT / "docs" / "contracts.md").read_text(encoding="utf-8")
@@ -26,6 +26,8 @@ def test_the_variant_tables_are_generated_from_the_variant_table() -> None:
 
 def test_the_preference_order_in_the_docs_is_the_tables() -> None:
     assert ", ".join(PREFERENCE) in DOC, f"docs/contracts.md should list the preference order {PREFERENCE}"
+    for feature, lead in FAMILY_LEADS.items():
+        assert f"a {feature.upper()} layer puts {lead} first" in DOC, f"docs/contracts.md should state {feature}'s lead"
     assert [spec.rank for spec in VARIANTS.values()] and sorted(s.rank for s in VARIANTS.values()) == \
         list(range(1, len(VARIANTS) + 1)), "ranks must be 1..n, one per variant"
 

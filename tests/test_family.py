@@ -228,3 +228,19 @@ def test_manifest_records_read_a_stack_and_its_state_inputs() -> None:
     bad["variants"][name]["fast_path"]["inputs"] = {"ids": "ids", "c0": "c0"}  # no h0
     with pytest.raises(BundleError, match="must name the inputs ids and the states h0"):
         Manifest.from_dict(bad)
+
+
+@pytest.mark.parametrize(("stack", "first"), [
+    ((RecurrentLayer(LSTM, 8),), "onnx-dynint8"),
+    ((RecurrentLayer(LSTM, 8), RecurrentLayer(LSTM, 8)), "onnx-dynint8"),
+    ((RecurrentLayer(LSTM, 8, bidirectional=True),), "onnx-dynint8"),
+    ((RecurrentLayer(GRU, 8),), "tflite-dynint8"),
+    ((RecurrentLayer(LSTM, 8), RecurrentLayer(GRU, 4, bidirectional=True)), "tflite-dynint8"),
+])
+def test_the_preference_moves_a_gru_stack_lead_first_and_keeps_the_rest(stack, first: str) -> None:
+    from edgelstm.core.variants import PREFERENCE, preference_for
+
+    order = preference_for(family.features(stack))
+    assert order[0] == first and sorted(order) == sorted(PREFERENCE)
+    assert [name for name in order if name != first] == [name for name in PREFERENCE if name != first]
+

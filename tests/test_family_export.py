@@ -104,3 +104,21 @@ def test_verify_and_predict_on_every_backend(member_bundle: tuple[str, Path]) ->
     reference = scores[("onnx-fp32", "onnxruntime")]
     for key, values in scores.items():
         np.testing.assert_allclose(values, reference, atol=1e-5, rtol=0, err_msg=str(key))
+
+
+def test_the_preference_fits_the_stack_and_auto_loads_its_head(member_bundle: tuple[str, Path]) -> None:
+    """A GRU bundle prefers tflite-dynint8 (onnx-dynint8's GRU node stays float); the LSTM members
+    keep the variant table's order, and `auto` loads the first passed variant it can run."""
+    from edgelstm.core.variants import PREFERENCE
+    from edgelstm.runtime import Classifier
+
+    member, bundle = member_bundle
+    manifest = _manifest(bundle)
+    expected = [name for name in PREFERENCE if name in manifest["variants"]]
+    if member == "gru":
+        assert "tflite-dynint8" in expected, manifest["rejected"]
+        expected = ["tflite-dynint8", *(name for name in expected if name != "tflite-dynint8")]
+    assert manifest["variant_preference"] == expected
+    assert manifest["default_variant"] == expected[0]
+    with Classifier.load(bundle) as model:
+        assert model.variant == expected[0]
