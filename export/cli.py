@@ -29,7 +29,8 @@ variants; 1 nothing was written (no variant passed, or --strict and one failed);
 2 a bad argument or run directory.
 
 A Keras model file (.keras, or the legacy .h5) is exported like a run: give its tokenizer
-(--word-index for the Keras IMDB encoding, --tokenizer, or --vocabulary) and labelled texts
+(--word-index for the Keras IMDB encoding, --tokenizer, or --vocabulary; none for a model whose
+TextVectorization layer reads raw strings: that layer is the tokenizer) and labelled texts
 it did not train on (--data, any format `edgelstm train` reads) to gate the variants on and
 to calibrate full int8 with (docs/family.md, "Exporting a model file"); without --data,
 full int8 and accuracy are skipped and the rest is gated on your own unlabelled texts
@@ -40,6 +41,7 @@ examples:
   edgelstm export out/demo/run --out out/demo/bundle --variants tflite-dynint8,onnx-dynint8 --force
   edgelstm export tutorial.keras --word-index ../shared/data/imdb/imdb_word_index.json \
       --data held_out.csv.gz --label-names neg,pos --out tutorial-bundle
+  edgelstm export strings.keras --texts my_texts.txt --label-names neg,pos --out strings-bundle
 """
 
 

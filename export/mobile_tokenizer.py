@@ -16,7 +16,7 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-from edgelstm.runtime.standardize import CHARACTER_SCRIPTS, RULE_CJK
+from edgelstm.runtime.standardize import CHARACTER_SCRIPTS, RULE_CJK, RULE_TEXT_VECTORIZATION
 from edgelstm.runtime.tokenizer import PADDING_ID, VOCAB_OOV_ID, Tokenizer
 
 # RE2 syntax. `standardize` turns `<br\s*/?>` (any case), every punctuation character but
@@ -46,6 +46,9 @@ def why_not_expressible(tokenizer: Tokenizer) -> str | None:
     if tokenizer.kind != TOKENIZER_KIND:
         return (f"the {tokenizer.kind} tokenizer drops words missing from its index, which MediaPipe's "
                 "RegexTokenizer cannot do (it maps them to <UNKNOWN>)")
+    if tokenizer.rule == RULE_TEXT_VECTORIZATION:
+        return (f"its rule {tokenizer.rule} (a Keras TextVectorization layer's) deletes punctuation inside words "
+                "(don't -> dont), which MediaPipe's RegexTokenizer cannot do: it only splits at delimiter matches")
     if (tokenizer.padding, tokenizer.truncating) != ("pre", "pre"):
         return (f"padding={tokenizer.padding!r}, truncating={tokenizer.truncating!r}: the mobile graph converts "
                 "MediaPipe's ids to a pre-padded window of the last maxlen tokens only")

@@ -11,8 +11,11 @@ temporary folder, then `export_run` makes the bundle exactly as for a run of `ed
   word ranks + 3, 1 = start, 2 = out-of-vocabulary, `--num-words`, default the embedding's
   rows), an edgelstm `tokenizer.json`, or a plain vocabulary file (one word per line, ids from 2
   in file order; Keras `TextVectorization.get_vocabulary()`'s leading '' and '[UNK]' are
-  recognised). maxlen is read from the model's input; padding and truncation are at the front
-  (Keras' `pad_sequences` default), the only way the runtime feeds a model;
+  recognised), or, with none of these, the model's own `TextVectorization` layer on its string
+  input (export/text_vectorization.py: its vocabulary, rule keras-text-vectorization-v1, ids
+  padded and truncated at the end as the layer does; the model exported takes the ids). maxlen is
+  read from the model's input; a tokenizer named by an option pads and truncates at the front
+  (Keras' `pad_sequences` default);
 - labelled data (`--data`, any format `edgelstm train` reads, with `--text-column`,
   `--label-column`, `--label-names`): the rows the variants are gated on and, kept apart, the
   rows full int8 is calibrated on. They should be texts the model did not train on. Without
@@ -40,6 +43,7 @@ from edgelstm.core.hashing import sha256_of
 from edgelstm.core.outputs import labels_of_width
 from edgelstm.export.jobs import DEFAULT_TIMEOUT, Job, JobFailed, run_job
 from edgelstm.runtime import textarrays
+from edgelstm.runtime.standardize import RULE_TEXT_VECTORIZATION
 from edgelstm.runtime.tokenizer import KERAS_INDEX_FROM, KERAS_START_ID, VOCAB_OOV_ID, Tokenizer
 
 MODEL_SUFFIXES = (".keras", ".h5", ".hdf5")
@@ -53,6 +57,7 @@ SEED = 0
 DRAWN_ROWS = 300
 NO_DATA_SKIPS = "tflite-int8"  # full int8 calibrates on real texts
 TOKENIZER_OPTIONS = ("--word-index", "--tokenizer", "--vocabulary")
+POST = "post"  # TextVectorization pads and truncates at the end
 
 
 @dataclass(frozen=True)
@@ -78,9 +83,14 @@ class ModelFile:
         if not self.model.is_file():
             raise ConfigError(f"no model file at {self.model}")
         given = self.tokenizer_options
-        if len(given) != 1:
+        if declares_text_vectorization(self.model):
+            if given:
+                raise ConfigError(f"{self.model.name} has a TextVectorization layer, which is its tokenizer: leave "
+                                  f"out {', '.join(given)}")
+        elif len(given) != 1:
             raise ConfigError(f"a model file needs its tokenizer: give exactly one of {', '.join(TOKENIZER_OPTIONS)}"
-                              + (f" (got {', '.join(given)})" if given else ""))
+                              + (f" (got {', '.join(given)})" if given else "")
+                              + ", or save the model with its TextVectorization layer")
         if self.data is None and (self.label_names is None or len(self.label_names) < 2):
             raise ConfigError("without --data the labels cannot be read: give --label-names NAME0,NAME1[,...] "
                               "(one name per label, label 0 first) or labelled texts with --data")
@@ -95,7 +105,7 @@ class ModelFile:
 
     @property
     def tokenizer_options(self) -> list[str]:
-        """The tokenizer options given (exactly one is needed)."""
+        """The tokenizer options given (exactly one is needed unless the model holds a TextVectorization)."""
         return [option for option, value in zip(TOKENIZER_OPTIONS, (self.word_index, self.tokenizer,
                                                                     self.vocabulary)) if value is not None]
 
@@ -105,7 +115,9 @@ class ModelFile:
             return f"keras-imdb word index {self.word_index.name}"
         if self.tokenizer is not None:
             return f"edgelstm tokenizer {self.tokenizer.name}"
-        return f"vocabulary file {self.vocabulary.name}"  # type: ignore[union-attr]
+        if self.vocabulary is not None:
+            return f"vocabulary file {self.vocabulary.name}"
+        return f"the TextVectorization layer of {self.model.name}"
 
     @property
     def gate_source(self) -> str:
@@ -145,8 +157,9 @@ def write_run(source: ModelFile, scratch: Path, *, timeout: float = DEFAULT_TIME
     """The run directory of `source`, under `scratch` and named after the model file; returns its path."""
     run = scratch / source.model.stem
     run.mkdir()
-    architecture, head = _import_model(source.model, run / rundir.MODEL, scratch, timeout=timeout)
-    tokenizer = build_tokenizer(source, maxlen=architecture["maxlen"], rows=architecture["vocab_size"])
+    architecture, head, vectorizer = _import_model(source.model, run / rundir.MODEL, scratch, timeout=timeout)
+    tokenizer = build_tokenizer(source, maxlen=architecture["maxlen"], rows=architecture["vocab_size"],
+                                vectorizer=vectorizer)
     if source.data is not None:
         corpus, validation, calibration = _data(source, tokenizer)
         labels, fingerprint, data = list(corpus.label_names), corpus.fingerprint(), source.data.name
@@ -166,6 +179,7 @@ def write_run(source: ModelFile, scratch: Path, *, timeout: float = DEFAULT_TIME
     _check_head(head, labels, source)
     config = {"imported": {"model_file": source.model.name, "model_file_sha256": sha256_of(source.model),
                            "tokenizer": source.tokenizer_source, "data": data,
+                           **({"text_vectorization": _vectorizer_record(vectorizer)} if vectorizer else {}),
                            "texts": source.texts.name if source.texts else None, "gate": source.gate_source},
               "seed": SEED}
     metrics = {"labels": labels, "data": fingerprint,
@@ -175,15 +189,45 @@ def write_run(source: ModelFile, scratch: Path, *, timeout: float = DEFAULT_TIME
     return run
 
 
-def _import_model(model: Path, out: Path, work: Path, *, timeout: float) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Load the model file in a child process, check it is in the family, save it as model.keras;
-    returns its architecture and its head ({"output", "units"})."""
+def _import_model(model: Path, out: Path, work: Path, *,
+                  timeout: float) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any] | None]:
+    """Load the model file in a child process, check it is in the family, save it as model.keras (without
+    a TextVectorization layer: ids in); returns its architecture, its head ({"output", "units"}) and its
+    TextVectorization layer's settings and vocabulary (export/text_vectorization.py), or None."""
     job = Job("import_model", "import-model", {"model": str(model), "out": str(out)})
     try:
         result = run_job(job, work, timeout=timeout)
     except JobFailed as error:
         raise ExportError(f"cannot export {model}: {error}") from None
-    return result["architecture"], result["head"]
+    return result["architecture"], result["head"], result.get("text_vectorization")
+
+
+def _vectorizer_record(vectorizer: dict[str, Any]) -> dict[str, Any]:
+    """What source_run.config.imported says of the TextVectorization layer (its vocabulary is tokenizer.json's)."""
+    return {**{key: value for key, value in vectorizer.items() if key not in ("vocabulary", "maxlen")},
+            "output_sequence_length": vectorizer["maxlen"], "vocabulary_size": len(vectorizer["vocabulary"]),
+            "rule": RULE_TEXT_VECTORIZATION,
+            "padding": POST, "truncating": POST}
+
+
+def declares_text_vectorization(path: Path) -> bool:
+    """True when a .keras file's config.json names a TextVectorization layer (read from the zip, without
+    Keras); False for anything else (.h5, or a file that is no zip: the import job reports it)."""
+    import json
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            config = json.loads(archive.read("config.json").decode("utf-8"))
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        return False
+    return _names_class(config, "TextVectorization")
+
+
+def _names_class(node: Any, name: str) -> bool:
+    if isinstance(node, dict):
+        return node.get("class_name") == name or any(_names_class(value, name) for value in node.values())
+    return isinstance(node, list) and any(_names_class(value, name) for value in node)
 
 
 def _check_head(head: dict[str, Any], labels: list[str], source: ModelFile) -> None:
@@ -196,8 +240,18 @@ def _check_head(head: dict[str, Any], labels: list[str], source: ModelFile) -> N
                       f"labels, but {where} names {len(labels)} ({', '.join(labels)}): give one name per label")
 
 
-def build_tokenizer(source: ModelFile, *, maxlen: int, rows: int) -> Tokenizer:
-    """The tokenizer `source` names, checked against the model's maxlen and embedding rows."""
+def build_tokenizer(source: ModelFile, *, maxlen: int, rows: int,
+                    vectorizer: dict[str, Any] | None = None) -> Tokenizer:
+    """The tokenizer `source` names (or the model's TextVectorization layer, `vectorizer`), checked against
+    the model's maxlen and embedding rows."""
+    if vectorizer is not None:
+        if source.tokenizer_options:
+            raise ConfigError(f"{source.model.name} has a TextVectorization layer, which is its tokenizer: leave "
+                              f"out {', '.join(source.tokenizer_options)}")
+        return _checked_rows(text_vectorization_tokenizer(vectorizer), rows, source)
+    if not source.tokenizer_options:
+        raise ConfigError(f"{source.model.name} has no TextVectorization layer: give its tokenizer with one of "
+                          f"{', '.join(TOKENIZER_OPTIONS)}")
     if source.word_index is not None:
         tokenizer = Tokenizer.from_keras_word_index(_word_index(source.word_index),
                                                     num_words=source.num_words or rows, maxlen=maxlen)
@@ -221,6 +275,14 @@ def _checked_rows(tokenizer: Tokenizer, rows: int, source: ModelFile) -> Tokeniz
                           f"{rows} rows: the two do not belong together" + (" (lower --num-words)"
                                                                            if source.word_index else ""))
     return tokenizer
+
+
+def text_vectorization_tokenizer(vectorizer: dict[str, Any]) -> Tokenizer:
+    """The runtime's tokenizer of a TextVectorization layer: its vocabulary (ids 0 '' and 1 '[UNK]' are padding
+    and out-of-vocabulary, as in edgelstm), its rule, its length, padded and truncated at the end."""
+    vocabulary = vectorizer["vocabulary"]
+    return Tokenizer(kind="vocab", maxlen=vectorizer["maxlen"], vocab_size=len(vocabulary), words=vocabulary[2:],
+                     rule=RULE_TEXT_VECTORIZATION, padding=POST, truncating=POST)
 
 
 def _word_index(path: Path) -> dict[str, int]:

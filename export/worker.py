@@ -36,14 +36,19 @@ def reference(job: dict[str, Any]) -> dict[str, Any]:
 def import_model(job: dict[str, Any]) -> dict[str, Any]:
     """A Keras model file (.keras or legacy .h5) read as it is, checked to be in the recurrent family,
     saved as a run's model.keras without optimizer state (edgelstm.export.model_file)."""
-    from edgelstm.export import keras_model
+    from edgelstm.export import keras_model, text_vectorization
 
     model = keras_model.load_model(Path(job["model"]))
+    # A TextVectorization layer on the string input is the tokenizer: read it, then export the rest.
+    vectorizer = text_vectorization.find(model)
+    tokenizer = text_vectorization.settings(vectorizer) if vectorizer is not None else None
+    if tokenizer is not None:
+        model = text_vectorization.without_it(model, tokenizer["maxlen"])
     arch = keras_model.architecture(model)  # refuses a model outside the family, naming the layer
     # The same weights in a clean model: int32 ids [batch, maxlen] (a Sequential saved after `fit`
     # keeps fit's float input and batch size), no dropout layers, no optimizer.
     keras_model.twin(model, batch_size=None, state_inputs=False).save(job["out"])
-    return {"architecture": arch.to_dict(), "head": arch.head_record()}
+    return {"architecture": arch.to_dict(), "head": arch.head_record(), "text_vectorization": tokenizer}
 
 
 def convert(job: dict[str, Any]) -> dict[str, Any]:

@@ -14,6 +14,14 @@ a trained model's texts stay what they were at training. The rules:
   BERT-style tokenizers do for Chinese. Hangul is written with spaces, so Korean
   keeps its words. English, other space-separated scripts and punctuation give
   the same words as v1.
+* ``keras-text-vectorization-v1``: what a Keras 3 ``TextVectorization`` layer does with its
+  defaults ``standardize="lower_and_strip_punctuation"``, ``split="whitespace"``, which run
+  TensorFlow's ``tf.strings.lower`` (ASCII only: ``A``-``Z`` become ``a``-``z``, every other
+  character, ``É`` too, stays as it is), then delete (not replace by a space) the 32 ASCII
+  punctuation characters of ``string.punctuation`` (so ``don't`` is ``dont`` and ``<br />`` is
+  ``br``), then ``tf.strings.split`` at runs of the six ASCII spaces `` \t\n\v\f\r`` only
+  (``U+00A0`` and the other Unicode spaces are part of a word). Measured on every code point
+  with TensorFlow 2.21 / Keras 3.15, and checked against the layer by tests/test_text_vectorization.py.
 * ``keras-imdb-v1``: the preprocessing that built Keras' ``imdb.npz``: lower case,
   ASCII punctuation except the apostrophe and tab/newline to spaces (``<br />``
   leaves the word ``br``), split on single spaces (so runs of spaces give empty
@@ -42,7 +50,8 @@ from edgelstm.core.errors import ConfigError
 RULE_V1 = "nfkc-casefold-br-punct-v1"
 RULE_CJK = "nfkc-casefold-br-punct-cjk-v2"
 RULE_KERAS = "keras-imdb-v1"
-VOCAB_RULES = (RULE_V1, RULE_CJK)
+RULE_TEXT_VECTORIZATION = "keras-text-vectorization-v1"
+VOCAB_RULES = (RULE_V1, RULE_CJK, RULE_TEXT_VECTORIZATION)
 # What `Tokenizer.fit` (so every new run) uses.
 DEFAULT_VOCAB_RULE = RULE_CJK
 
@@ -85,6 +94,12 @@ _ASCII_TABLE = {i: (0x20 if chr(i) in _ASCII_SEPARATORS else i) for i in range(1
 _KERAS_SEPARATORS = "".join(c for c in map(chr, range(128)) if c in _ASCII_SEPARATORS or c in "\t\n")
 _KERAS_ASCII_TABLE = {i: (0x20 if chr(i) in _KERAS_SEPARATORS else i) for i in range(128)}
 _KERAS_PATTERN = re.compile("[" + re.escape(_KERAS_SEPARATORS) + "]")
+# RULE_TEXT_VECTORIZATION: tf.strings.lower's A-Z, the strip regex's characters deleted, TF's split spaces.
+_TF_PUNCTUATION = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"  # string.punctuation, the Keras strip regex's set
+_TEXT_VECTORIZATION_TABLE = {**{code: code + 0x20 for code in range(ord("A"), ord("Z") + 1)},
+                             **{ord(char): None for char in _TF_PUNCTUATION}}
+_TF_SPACES = " \t\n\v\f\r"
+_TF_WORD = re.compile(f"[^{re.escape(_TF_SPACES)}]+")
 
 
 class _CodePoints:
@@ -154,6 +169,8 @@ def check_rule(rule: str) -> str:
 
 def standardize(text: str, rule: str = DEFAULT_VOCAB_RULE) -> list[str]:
     """The words of `text` under a vocab rule (module docstring)."""
+    if rule == RULE_TEXT_VECTORIZATION:
+        return text_vectorization_words(text)
     if text.isascii():
         # NFKC leaves ASCII unchanged and case folding is lower(): only tags and punctuation remain.
         if "<" in text:
@@ -163,6 +180,11 @@ def standardize(text: str, rule: str = DEFAULT_VOCAB_RULE) -> list[str]:
     if text.isascii():  # full-width letters and the like become ASCII
         return text.translate(_ASCII_TABLE).split()
     return _replace_separators(text, rule).split()
+
+
+def text_vectorization_words(text: str) -> list[str]:
+    """Split text exactly as Keras 3's default TextVectorization does (rule keras-text-vectorization-v1)."""
+    return _TF_WORD.findall(text.translate(_TEXT_VECTORIZATION_TABLE))
 
 
 def keras_imdb_words(text: str) -> list[str]:
@@ -175,4 +197,6 @@ def keras_imdb_words(text: str) -> list[str]:
 
 def ends_word(char: str, rule: str) -> bool:
     """True when `char` always ends a word under `rule`, so a cut beside it cuts no word."""
+    if rule == RULE_TEXT_VECTORIZATION:
+        return char in _TF_SPACES
     return char in " \t\n" if rule == RULE_KERAS else char.isspace()

@@ -27,7 +27,8 @@ that many characters only.
 File versions: ``format_version`` is the oldest reader that encodes the file
 exactly, so a reader that would misread a rule refuses the file instead.
 Version 1 knows ``nfkc-casefold-br-punct-v1`` and ``keras-imdb-v1``; version 2
-adds ``nfkc-casefold-br-punct-cjk-v2``. Files keep their rule when loaded and
+adds ``nfkc-casefold-br-punct-cjk-v2``; version 3 adds ``keras-text-vectorization-v1`` (a
+Keras ``TextVectorization`` layer's vocabulary, padded and truncated at the end, ``post``). Files keep their rule when loaded and
 saved again, so their ids never change.
 """
 
@@ -47,6 +48,7 @@ from edgelstm.runtime.standardize import (
     DEFAULT_VOCAB_RULE,
     RULE_CJK,
     RULE_KERAS,
+    RULE_TEXT_VECTORIZATION,
     RULE_V1,
     check_rule,
     ends_word,
@@ -55,8 +57,8 @@ from edgelstm.runtime.standardize import (
 )
 
 # The newest format this edgelstm writes and reads, and the version each rule needs.
-TOKENIZER_FORMAT_VERSION = 2
-RULE_FORMAT_VERSIONS = {RULE_V1: 1, RULE_KERAS: 1, RULE_CJK: 2}
+TOKENIZER_FORMAT_VERSION = 3
+RULE_FORMAT_VERSIONS = {RULE_V1: 1, RULE_KERAS: 1, RULE_CJK: 2, RULE_TEXT_VECTORIZATION: 3}
 PADDING_ID = 0
 VOCAB_OOV_ID = 1
 KERAS_START_ID, KERAS_OOV_ID, KERAS_INDEX_FROM = 1, 2, 3

@@ -189,9 +189,9 @@ def test_javascript_tokenizer_refuses_a_newer_tokenizer_file(page: Path, browser
 
     work = Path(shutil.copytree(page, tmp_path / "page"))
     data = json.loads((work / "tokenizer-web.json").read_text())
-    (work / "tokenizer-web.json").write_text(json.dumps({**data, "format_version": 3}, ensure_ascii=False))
+    (work / "tokenizer-web.json").write_text(json.dumps({**data, "format_version": 4}, ensure_ascii=False))
     result = drive(work, ["a film"], clients=[], tools=browser_tools, encode=True)
-    assert "format_version 3 is not supported" in json.dumps(result)
+    assert "format_version 4 is not supported" in json.dumps(result)
 
 
 def test_web_verb_refuses_what_it_cannot_do(tiny_bundle: Path, tmp_path: Path, npm_packages) -> None:

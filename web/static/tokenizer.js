@@ -10,11 +10,12 @@
 const PADDING_ID = 0;
 // What this file reads (edgelstm.runtime.tokenizer's format_version and standardize rules):
 // anything newer is refused with its name rather than tokenized differently.
-const MAX_FORMAT_VERSION = 2;
+const MAX_FORMAT_VERSION = 3;
 const RULE_V1 = "nfkc-casefold-br-punct-v1";
 const RULE_CJK = "nfkc-casefold-br-punct-cjk-v2";  // v1, and each Chinese/Japanese character a word
 const RULE_KERAS = "keras-imdb-v1";
-const RULES = { vocab: [RULE_V1, RULE_CJK], "keras-imdb": [RULE_KERAS] };
+const RULE_TEXT_VECTORIZATION = "keras-text-vectorization-v1";  // a Keras TextVectorization layer's defaults
+const RULES = { vocab: [RULE_V1, RULE_CJK, RULE_TEXT_VECTORIZATION], "keras-imdb": [RULE_KERAS] };
 
 export class Tokenizer {
   constructor(data) {
@@ -82,6 +83,14 @@ export class Tokenizer {
     return words;
   }
 
+  // RULE_TEXT_VECTORIZATION: TensorFlow's tf.strings.lower (A-Z only, not toLowerCase), the 32 ASCII
+  // punctuation characters deleted, split at runs of the six ASCII spaces only (not JavaScript's \s).
+  textVectorizationWords(text) {
+    return text.replace(/[A-Z]/g, (c) => c.toLowerCase())
+      .replace(/[!"#$%&'()*+,\-./:;<=>?@[\\\]^_`{|}~]/g, "")
+      .split(/[ \t\n\v\f\r]+/).filter((word) => word);
+  }
+
   // The "keras-imdb" kind: lower-case, ASCII punctuation but ' (and tab, newline) to spaces, split on " ".
   kerasImdbWords(text) {
     return text.toLowerCase().replace(/[!"#$%&()*+,\-./:;<=>?@[\\\]^_`{|}~\t\n]/g, " ").split(" ");
@@ -101,7 +110,8 @@ export class Tokenizer {
 
   // One text -> Int32Array of maxlen ids, padded and truncated like Keras' pad_sequences.
   encode(text) {
-    const words = this.kind === "vocab" ? this.standardize(text) : this.kerasImdbWords(text);
+    const words = this.kind !== "vocab" ? this.kerasImdbWords(text)
+      : this.rule === RULE_TEXT_VECTORIZATION ? this.textVectorizationWords(text) : this.standardize(text);
     let ids = this.wordIds(words);
     if (ids.length > this.maxlen) {
       ids = this.truncating === "pre" ? ids.slice(ids.length - this.maxlen) : ids.slice(0, this.maxlen);
