@@ -26,8 +26,18 @@ GATE_ORDER = {LSTM: "ifco", GRU: "zrh"}
 FORWARD, BACKWARD = "fw", "bw"
 IDS_ROLE = "ids"  # the ids input of a model, beside its state inputs
 WEIGHT_PARTS = ("kernel", "recurrent_kernel", "bias")
-SUPPORTED = ("Embedding -> LSTM or GRU layers (each may be Bidirectional; all but the last with "
-             "return_sequences=True) -> Dense(1, sigmoid) or Dense(C, softmax), Dropout layers anywhere")
+# weights.npz of a masked-embedding model holds this scalar (1.0); older files and unmasked models lack it.
+MASK_ZERO_KEY = "embedding_mask_zero"
+SUPPORTED = ("Embedding (mask_zero=True or False) -> LSTM or GRU layers (each may be Bidirectional, not with "
+             "mask_zero; all but the last with return_sequences=True) -> Dense(1, sigmoid) or Dense(C, softmax), "
+             "Dropout layers anywhere")
+# Keras' masking skips every step whose id is 0: the stack runs over the real tokens only, from the
+# zero state. The device graphs compute that without a mask (export/keras_model.py, `twin`).
+MASKED = "masked"
+# Why a masked embedding cannot feed a Bidirectional layer yet (export and training refuse it).
+MASKED_BIDIRECTIONAL = ("mask_zero=True with a Bidirectional layer is not supported yet: the device graphs "
+                        "skip the padding by moving the real tokens to the front, which the backward "
+                        "direction would need in reverse; train or export it with mask_zero=False")
 # Why a stack with a backward direction cannot skip its padding (docs/contracts.md, "Fast path").
 PADDED_ONLY_BIDIRECTIONAL = ("a Bidirectional layer's backward direction reads the front padding last, after "
                              "the text, so its state there depends on the text: no table can skip the "
@@ -73,11 +83,12 @@ class RecurrentLayer:
                    use_bias=bool(data.get("use_bias", True)))
 
 
-def describe(stack: Sequence[RecurrentLayer], head: str = "Dense(1, sigmoid)") -> str:
-    """'Embedding -> Bidirectional(LSTM 64) -> GRU 32 -> Dense(1, sigmoid)' (`head`: 'Dense(3, softmax)')."""
+def describe(stack: Sequence[RecurrentLayer], head: str = "Dense(1, sigmoid)", *, mask_zero: bool = False) -> str:
+    """'Embedding -> Bidirectional(LSTM 64) -> GRU 32 -> Dense(1, sigmoid)' (`head`: 'Dense(3, softmax)');
+    a masked embedding reads 'Embedding(mask_zero=True)'."""
     parts = [f"{layer.cell.upper()} {layer.units}" for layer in stack]
     parts = [f"Bidirectional({part})" if layer.bidirectional else part for part, layer in zip(parts, stack)]
-    return " -> ".join(["Embedding", *parts, head])
+    return " -> ".join(["Embedding(mask_zero=True)" if mask_zero else "Embedding", *parts, head])
 
 
 def is_classic(stack: Sequence[RecurrentLayer]) -> bool:
@@ -91,13 +102,20 @@ def fast_path_applies(stack: Sequence[RecurrentLayer]) -> bool:
     return not any(layer.bidirectional for layer in stack)
 
 
+def masked_refusal(stack: Sequence[RecurrentLayer], mask_zero: bool) -> str | None:
+    """Why a masked embedding cannot feed this stack, or None (MASKED_BIDIRECTIONAL)."""
+    return MASKED_BIDIRECTIONAL if mask_zero and not fast_path_applies(stack) else None
+
+
 def padded_only_reason(stack: Sequence[RecurrentLayer]) -> str | None:
     return None if fast_path_applies(stack) else PADDED_ONLY_BIDIRECTIONAL
 
 
-def features(stack: Sequence[RecurrentLayer]) -> set[str]:
+def features(stack: Sequence[RecurrentLayer], *, mask_zero: bool = False) -> set[str]:
     """What sets a stack apart from the classic LSTM, as named in a route's refusals (core/variants.py)."""
     found = {layer.cell for layer in stack if layer.cell != LSTM}
+    if mask_zero:
+        found.add(MASKED)
     if any(layer.bidirectional for layer in stack):
         found.add("bidirectional")
     if len(stack) > 1:

@@ -131,6 +131,11 @@ class SourceRun:
         return family.stack_from_records(records)
 
     @property
+    def mask_zero(self) -> bool:
+        """True when the embedding masks the padding id (the stack skips the padding, as Keras does)."""
+        return bool(self.architecture.get("mask_zero", False))
+
+    @property
     def padded_only(self) -> str | None:
         """Why no variant skips the padding (a bidirectional stack), or None."""
         return self.architecture.get("padded_only")
@@ -156,6 +161,7 @@ def _check_recurrent(architecture: Fields) -> None:
         layer.boolean("use_bias", optional=True)
     architecture.boolean("fast_path", optional=True)
     architecture.text("padded_only", optional=True)
+    architecture.boolean("mask_zero", optional=True)  # absent: no mask (every bundle before it)
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from edgelstm.core.errors import ExportError
 from edgelstm.core.family import GRU, LSTM, RecurrentLayer
 from edgelstm.core.outputs import MAX_LABELS, SIGMOID, SOFTMAX, as_scores
 
+PADDING_ID = 0  # the id the tokenizer pads with, and the one a masked embedding skips
 # Layers with no effect at inference that may sit between the weighted ones.
 PASS_THROUGH = ("InputLayer", "Dropout", "SpatialDropout1D")
 RECURRENT_TYPES = {"LSTM": LSTM, "GRU": GRU}
@@ -36,6 +37,7 @@ class Architecture:
     recurrent: tuple[RecurrentLayer, ...]
     head_units: int = 1  # the Dense head's outputs: 1 (sigmoid) or C (softmax)
     head_output: str = SIGMOID
+    mask_zero: bool = False  # the embedding masks id 0: the stack runs over the real tokens only
 
     @property
     def head(self) -> str:
@@ -71,9 +73,11 @@ class Architecture:
         """The manifest's source_run.architecture: the classic fields, then the stack layer by layer."""
         data: dict[str, Any] = {"vocab_size": self.vocab_size, "embedding_dim": self.embedding_dim,
                                 "lstm_units": self.lstm_units, "maxlen": self.maxlen, "use_bias": self.use_bias,
-                                "layers": family.describe(self.recurrent, self.head),
+                                "layers": family.describe(self.recurrent, self.head, mask_zero=self.mask_zero),
                                 "recurrent": [layer.to_dict() for layer in self.recurrent],
                                 "fast_path": self.fast_path}
+        if self.mask_zero:  # absent for an unmasked model, as in bundles written before it existed
+            data["mask_zero"] = True
         reason = family.padded_only_reason(self.recurrent)
         if reason:
             data["padded_only"] = reason
@@ -114,11 +118,17 @@ def layers_of(model: Any) -> Layers:
         kinds = " -> ".join(type(layer).__name__ for layer in kept) or "none"
         raise ExportError(f"the model's layers are {kinds}: export converts {family.SUPPORTED}")
     embedding, middle, dense = kept[0], kept[1:-1], kept[-1]
-    _check_config(embedding, mask_zero=False)
     _check_head(dense)
     recurrent = tuple((_recurrent_spec(layer, last=index == len(middle) - 1), layer)
                       for index, layer in enumerate(middle))
+    refusal = family.masked_refusal([spec for spec, _ in recurrent], masks_zero(embedding))
+    if refusal:
+        raise ExportError(f"layer {embedding.name}: {refusal}")
     return Layers(embedding, recurrent, dense)
+
+
+def masks_zero(embedding: Any) -> bool:
+    return bool(embedding.get_config().get("mask_zero", False))
 
 
 def _recurrent_spec(layer: Any, *, last: bool) -> RecurrentLayer:
@@ -173,7 +183,7 @@ def architecture(model: Any) -> Architecture:
     head = layers.dense.get_config()  # checked by layers_of: Dense(1, sigmoid) or Dense(C, softmax)
     return Architecture(vocab_size=int(layers.embedding.input_dim), embedding_dim=int(layers.embedding.output_dim),
                         maxlen=int(maxlen), recurrent=layers.stack, head_units=int(head["units"]),
-                        head_output=head["activation"])
+                        head_output=head["activation"], mask_zero=masks_zero(layers.embedding))
 
 
 def numpy_weights(model: Any) -> dict[str, np.ndarray]:
@@ -192,6 +202,8 @@ def numpy_weights(model: Any) -> dict[str, np.ndarray]:
                 arrays[family.weight_key(stack, index, direction, part)] = value
     dense_kernel, dense_bias = layers.dense.get_weights()
     arrays.update(dense_kernel=dense_kernel, dense_bias=dense_bias)
+    if masks_zero(layers.embedding):  # the file says it (absent: no mask, as in every older bundle)
+        arrays[family.MASK_ZERO_KEY] = np.ones((), np.float32)
     return {name: np.asarray(value, dtype=np.float32) for name, value in arrays.items()}
 
 
@@ -207,7 +219,7 @@ def predict(model: Any, ids: np.ndarray, *, batch_size: int = 256) -> np.ndarray
 
 
 def twin(model: Any, *, batch_size: int | None, module: Any = None, state_inputs: bool = True,
-         unroll: bool = False) -> Any:
+         unroll: bool = False, keep_mask: bool = False) -> Any:
     """The same weights in a fresh model of `module` (Keras 3 by default, or tf_keras).
 
     With `state_inputs` and a stack that reads forwards only, the inputs are ids [b, None]
@@ -216,21 +228,31 @@ def twin(model: Any, *, batch_size: int | None, module: Any = None, state_inputs
     padding and run only its real tokens; with zero states and maxlen ids it is exactly the
     padded model. Otherwise (or for a bidirectional stack) the input is ids [b, maxlen] alone.
     `unroll`: every recurrent layer unrolled over its steps (no loop in the graph).
+
+    A masked embedding (mask_zero=True) gives a graph without a mask that computes the same
+    (`_without_mask`), so every converter sees plain recurrent layers; `keep_mask` keeps Keras'
+    mask instead (the clean model.keras of an imported file, not for conversion).
     """
     keras = module or import_keras()
     layers = layers_of(model)
     arch = architecture(model)
     with_state = state_inputs and arch.fast_path
+    equivalent = arch.mask_zero and not keep_mask
     ids = keras.Input((None if with_state else arch.maxlen,), batch_size=batch_size, dtype="int32", name="ids")
     states = {role: keras.Input((arch.state_units(role),), batch_size=batch_size, dtype="float32", name=role)
               for role in (arch.state_roles if with_state else [])}
-    pairs = [(layers.embedding, keras.layers.Embedding(arch.vocab_size, arch.embedding_dim))]
-    x = pairs[0][1](ids)
+    pairs = [(layers.embedding, keras.layers.Embedding(arch.vocab_size, arch.embedding_dim,
+                                                       mask_zero=arch.mask_zero and keep_mask))]
+    count = keras.layers.Lambda(_real_count, output_shape=())(ids) if equivalent else None
+    x = pairs[0][1](keras.layers.Lambda(_real_first, output_shape=ids.shape[1:])([ids, count]) if equivalent else ids)
     for index, (spec, source) in enumerate(layers.recurrent):
-        target = _recurrent_layer(keras, spec, last=index == len(layers.recurrent) - 1, unroll=unroll)
+        last = index == len(layers.recurrent) - 1
+        target = _recurrent_layer(keras, spec, last=last and not equivalent, unroll=unroll)
         initial = [states[family.state_role(index, state)] for state in family.CELL_STATES[spec.cell]] if with_state else None
         x = target(x, initial_state=initial) if initial else target(x)
         pairs.append((source, target))
+    if equivalent:  # the top layer's output after each row's last real token
+        x = keras.layers.Lambda(_at_last_real_step, output_shape=(arch.recurrent[-1].output_units,))([x, count])
     head = layers.dense.get_config()
     pairs.append((layers.dense, keras.layers.Dense(int(head["units"]), activation=head["activation"])))
     out = pairs[-1][1](x)
@@ -238,6 +260,41 @@ def twin(model: Any, *, batch_size: int | None, module: Any = None, state_inputs
     for source, target in pairs:
         target.set_weights(source.get_weights())
     return built
+
+
+# --- a masked embedding without a mask --------------------------------------------------------
+# Keras' masking skips every id 0: with front padding, the stack runs over the n real tokens
+# from the zero state. The same without a mask: move each row's real tokens to the front (its
+# padding after them), run the plain stack, which reads the real tokens first from its initial
+# state, and take the top layer's output at step n - 1 (zeros for an empty row, as Keras gives).
+# Builtin ops only (NOT_EQUAL, CAST, SUM, RANGE, GATHER, SELECT, EQUAL, MUL), per row, so the
+# batch may mix lengths. Measured exact against Keras (export's parity gate checks it per variant).
+def _real_count(ids: Any) -> Any:
+    """Per row, the ids that are not padding: [batch] int32."""
+    import tensorflow as tf
+
+    return tf.reduce_sum(tf.cast(tf.not_equal(ids, PADDING_ID), tf.int32), axis=1)
+
+
+def _real_first(inputs: Any) -> Any:
+    """Front-padded ids [batch, steps] -> the same real ids first, padding after (the last n of each row)."""
+    import tensorflow as tf
+
+    ids, count = inputs
+    steps = tf.shape(ids)[1]
+    positions = tf.range(steps)[None, :] + (steps - count)[:, None]  # row i, step t reads t + padding_i
+    moved = tf.gather(ids, tf.minimum(positions, steps - 1), batch_dims=1)
+    return tf.where(positions < steps, moved, tf.zeros_like(ids))
+
+
+def _at_last_real_step(inputs: Any) -> Any:
+    """The sequence [batch, steps, H] at each row's step n - 1: [batch, H], zeros where n = 0."""
+    import tensorflow as tf
+
+    sequence, count = inputs
+    step = tf.range(tf.shape(sequence)[1])[None, :]
+    pick = tf.cast(tf.equal(step, (count - 1)[:, None]), sequence.dtype)
+    return tf.reduce_sum(sequence * pick[:, :, None], axis=1)
 
 
 def _recurrent_layer(keras: Any, spec: RecurrentLayer, *, last: bool, unroll: bool = False) -> Any:
@@ -265,6 +322,9 @@ def padding_states(model: Any, maxlen: int, padding_id: int = 0) -> dict[str, np
     layers = layers_of(model)
     if not family.fast_path_applies(layers.stack):
         return {}
+    if masks_zero(layers.embedding):  # Keras skips masked steps: the state after any padding is the zero state
+        return {family.table_key(role): np.zeros((maxlen + 1, layers.stack[family.role_layer(role)[0]].units),
+                                                 np.float32) for role in family.state_roles(layers.stack)}
     pad = tf.constant(layers.embedding.get_weights()[0][padding_id:padding_id + 1], tf.float32)
     states = [[tf.zeros((1, spec.units)) for _ in family.CELL_STATES[spec.cell]] for spec in layers.stack]
     tables: dict[str, list[np.ndarray]] = {}

@@ -47,7 +47,7 @@ def import_model(job: dict[str, Any]) -> dict[str, Any]:
     arch = keras_model.architecture(model)  # refuses a model outside the family, naming the layer
     # The same weights in a clean model: int32 ids [batch, maxlen] (a Sequential saved after `fit`
     # keeps fit's float input and batch size), no dropout layers, no optimizer.
-    keras_model.twin(model, batch_size=None, state_inputs=False).save(job["out"])
+    keras_model.twin(model, batch_size=None, state_inputs=False, keep_mask=True).save(job["out"])
     return {"architecture": arch.to_dict(), "head": arch.head_record(), "text_vectorization": tokenizer}
 
 

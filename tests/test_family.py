@@ -244,3 +244,73 @@ def test_the_preference_moves_a_gru_stack_lead_first_and_keeps_the_rest(stack, f
     assert order[0] == first and sorted(order) == sorted(PREFERENCE)
     assert [name for name in order if name != first] == [name for name in PREFERENCE if name != first]
 
+
+# --- a masked embedding (mask_zero=True) ----------------------------------------------------------
+MASKED_MEMBERS = ("lstm", "gru", "lstm-gru-stack")
+
+
+def build_masked(keras, member: str):
+    """`build_member` with Keras' mask on the padding id: the stack skips the padding steps."""
+    model = build_member(keras, member)
+    config = model.get_config()
+    for layer in config["layers"]:
+        if layer["class_name"] == "Embedding":
+            layer["config"]["mask_zero"] = True
+    masked = keras.Model.from_config(config)
+    masked.set_weights([w + 0.1 for w in model.get_weights()])  # biases away from zero: padding would move the state
+    return masked
+
+
+def masked_ids(rows: int) -> np.ndarray:
+    """`mixed_ids` plus a row of padding only (Keras: the zero state reaches the head)."""
+    ids = mixed_ids(rows)
+    ids[0] = 0
+    return ids
+
+
+@pytest.mark.parametrize("member", MASKED_MEMBERS)
+def test_a_masked_embedding_skips_the_padding_in_the_twin_and_numpy(keras, member: str) -> None:
+    """Keras' masked model; its mask-free twin (what the converters see) and the NumPy backend
+    give the same, and the padding tables are the zero state."""
+    from edgelstm.export import keras_model
+
+    model = build_masked(keras, member)
+    ids = masked_ids(40)
+    expected = keras_model.predict(model, ids)
+    unmasked = build_member(keras, member)
+    unmasked.set_weights(model.get_weights())
+    arch = keras_model.architecture(model)
+    assert arch.mask_zero and arch.to_dict()["mask_zero"] is True
+    assert arch.to_dict()["layers"].startswith("Embedding(mask_zero=True) -> ")
+    twin = keras_model.twin(model, batch_size=None, state_inputs=False)
+    assert not any(getattr(layer, "mask_zero", False) for layer in twin.layers)  # no mask left for a converter
+    np.testing.assert_allclose(keras_model.predict(twin, ids), expected, atol=1e-6, rtol=0)
+    weights = keras_model.numpy_weights(model)
+    np.testing.assert_allclose(NumpyLSTM(weights).predict_ids(ids), expected, atol=1e-6, rtol=0)
+    tables = keras_model.padding_states(model, STEPS)
+    assert all(not table.any() for table in tables.values()) and tables
+    fast = NumpyLSTM(weights, padding_states=saved_tables(tables))
+    np.testing.assert_allclose(fast.predict_ids(ids), expected, atol=1e-6, rtol=0)
+    assert np.abs(expected - keras_model.predict(unmasked, ids)).max() > 1e-3, "the mask should change the outputs"
+
+
+def test_a_masked_bidirectional_model_is_refused_in_one_line(keras) -> None:
+    from edgelstm.core.errors import ExportError
+    from edgelstm.export import keras_model
+    from edgelstm.train.config import TrainConfig
+
+    with pytest.raises(ExportError, match="mask_zero=True with a Bidirectional layer is not supported"):
+        keras_model.architecture(build_masked(keras, "bidirectional-lstm"))
+    with pytest.raises(ConfigError, match="mask_zero=True with bidirectional=True"):
+        TrainConfig(mask_zero=True, bidirectional=True)
+
+
+def test_the_mask_flag_trains_a_masked_embedding(keras) -> None:
+    from edgelstm.export import keras_model
+    from edgelstm.train.config import TrainConfig
+    from edgelstm.train.model import build_model
+
+    config = TrainConfig(mask_zero=True, vocab_size=50, maxlen=10, embedding_dim=4, lstm_units=3)
+    assert TrainConfig.from_dict(config.to_dict()) == config and config.to_dict()["mask_zero"] is True
+    assert keras_model.architecture(build_model(config)).mask_zero
+    assert not keras_model.architecture(build_model(TrainConfig(vocab_size=50, maxlen=10))).mask_zero

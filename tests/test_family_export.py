@@ -25,7 +25,8 @@ FAMILY_TINY = dict(data="synthetic", vocab_size=400, maxlen=64, embedding_dim=8,
                    calibration_size=64, seed=0, dropout=0.0, l2=0.0,
                    # as conftest.TINY: its own recipe, not the IMDB defaults
                    learning_rate_schedule="constant", clipnorm=None, embedding_dropout=0.0, restore_best=True)
-MEMBERS = {"gru": dict(cell="gru"), "stacked-lstm": dict(layers=2), "bidirectional-lstm": dict(bidirectional=True)}
+MEMBERS = {"gru": dict(cell="gru"), "stacked-lstm": dict(layers=2), "bidirectional-lstm": dict(bidirectional=True),
+           "masked-lstm": dict(mask_zero=True)}
 # The variants every member goes through; the mobile ones (MediaPipe's unrolled graph) have tests of their own.
 CORE_VARIANTS = [name for name, spec in VARIANTS.items() if not spec.is_mobile]
 TEXTS = ["a wonderful, moving film with a great cast", "dull and far too long; i wanted my money back", ""]
@@ -56,10 +57,14 @@ def test_every_variant_passes_or_is_refused_with_its_reason(member_bundle: tuple
     assert (config["cell"], config["layers"], config["bidirectional"]) == (
         MEMBERS[member].get("cell", "lstm"), MEMBERS[member].get("layers", 1), MEMBERS[member].get("bidirectional", False))
     assert len(architecture["recurrent"]) == config["layers"]
-    expected_refused = {"tflite-int8"} if member == "gru" else set()
+    expected_refused = {"tflite-int8"} if member in ("gru", "masked-lstm") else set()
     assert set(manifest["rejected"]) == expected_refused, manifest["rejected"]
     if member == "gru":
         assert "no fused GRU op" in manifest["rejected"]["tflite-int8"]["error"]
+    if member == "masked-lstm":
+        assert architecture["mask_zero"] is True and "cannot quantize" in manifest["rejected"]["tflite-int8"]["error"]
+    else:
+        assert "mask_zero" not in architecture
     assert set(manifest["variants"]) == set(CORE_VARIANTS) - expected_refused
     for name, entry in manifest["variants"].items():
         assert entry["status"] == "passed", (name, entry["parity"])

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from edgelstm.core.errors import ConfigError
-from edgelstm.core.family import CELLS
+from edgelstm.core.family import CELLS, MASKED_BIDIRECTIONAL
 from edgelstm.core.outputs import MAX_LABELS
 
 
@@ -60,6 +60,9 @@ class TrainConfig:
                           low=1, high=8)
     bidirectional: bool = _option(False, "read the text both ways in every recurrent layer (Bidirectional, "
                                          "concatenated); the device models then run the padded way: no fast path")
+    mask_zero: bool = _option(False, "mask the padding id 0 in the embedding (Keras' mask_zero=True): the "
+                                     "recurrent layers skip the padding and read the real tokens only, from the "
+                                     "zero state; not with --bidirectional")
     # --- optimisation ------------------------------------------------------------------------
     # The defaults are the recipe chosen on IMDB's develop split (README, "The recipe"): the classic
     # example's 3 epochs at batch 128 (about its wall time here), Adam 2e-3 on a cosine schedule,
@@ -108,6 +111,8 @@ class TrainConfig:
             _check_field(spec, getattr(self, spec.name))
         if self.label_names is not None:
             _check_label_names(self.label_names)
+        if self.mask_zero and self.bidirectional:
+            raise ConfigError(f"mask_zero=True with bidirectional=True: {MASKED_BIDIRECTIONAL}")
         if self.learning_rate_schedule != "constant" and self.learning_rate_decay != 1.0:
             raise ConfigError(f"learning_rate_decay={self.learning_rate_decay} only applies to the constant "
                               f"schedule, not {self.learning_rate_schedule!r} (the default): add "

@@ -8,8 +8,9 @@ The recurrent part is one member of the family export converts (edgelstm.core.fa
 `--bidirectional`. The reference is the classic single LSTM. Regularization lives only in
 what vanishes at inference (a weightless dropout layer, recurrent dropout, weight penalties;
 the run directory's model is rebuilt without them, see `edgelstm.train.fit.inference_model`).
-No `mask_zero`: the device backends run the recurrent layers over the padding too, and so
-must training.
+`--mask-zero` masks the padding id (Keras' `mask_zero=True`): the recurrent layers then skip
+the padding and the device models compute the same without a mask (export/keras_model.py).
+Without it the recurrent layers run over the padding too, in training and on every device.
 """
 
 from __future__ import annotations
@@ -86,7 +87,7 @@ def build_model(config: TrainConfig, classes: int = 2) -> keras.Model:
     penalty = keras.regularizers.L2(config.l2) if config.l2 else None
     ids = keras.Input(shape=(config.maxlen,), dtype="int32", name="ids")
     vectors = keras.layers.Embedding(config.vocab_size, config.embedding_dim, embeddings_regularizer=penalty,
-                                     name="embedding")(ids)
+                                     mask_zero=config.mask_zero, name="embedding")(ids)
     if config.embedding_dropout:
         # Whole token positions (every dimension at once), so the LSTM learns to do without some words.
         vectors = keras.layers.Dropout(config.embedding_dropout, noise_shape=(None, config.maxlen, 1),

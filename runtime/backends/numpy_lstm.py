@@ -23,6 +23,11 @@ the recurrent product, and the reset gate scales the recurrent product after its
     h~_t  = tanh(x_t W_h + b_xh + r_t * (h_{t-1} U_h + b_hh))  candidate state (h_tilde_t)
     h_t   = z_t * h_{t-1} + (1 - z_t) * h~_t
 
+A masked embedding (Keras' mask_zero=True, weights.npz's `embedding_mask_zero`) makes every
+step whose id is 0 a skipped step, as Keras does: the state and the output carry over
+unchanged, h_t = h_{t-1} and C_t = C_{t-1}, so the stack reads the real tokens only from
+the zero state, and its padding table is the zero state.
+
 A layer below the top hands its whole sequence h_1..h_T to the next; a bidirectional
 layer runs a second copy over the reversed sequence (from the zero state) and hands on
 both directions' states side by side, forward first (Keras' concat). The classifier
@@ -107,6 +112,8 @@ def load_weights(source: str | Path | bytes) -> dict[str, np.ndarray]:
         if arrays[name].dtype.kind != "f":
             raise BundleError(f"weights.npz member {name!r} is {arrays[name].dtype}, expected floating point")
     weights = {name: np.asarray(arrays[name], dtype=np.float32) for name in names}
+    if family.MASK_ZERO_KEY in arrays:
+        weights[family.MASK_ZERO_KEY] = np.asarray(arrays[family.MASK_ZERO_KEY], dtype=np.float32).reshape(())
     _check_shapes(weights)
     return weights
 
@@ -180,14 +187,18 @@ class _Direction:
         z_x += self.b
         return z_x
 
-    def run(self, z_x: np.ndarray, state: list[np.ndarray], sequence: np.ndarray | None) -> None:
-        """Advance `state` in place over z_x [rows, steps, G * H]; write each h_t to `sequence` if given."""
-        if self.cell == LSTM:
-            self._run_lstm(z_x, state[0], state[1], sequence)
-        else:
-            self._run_gru(z_x, state[0], sequence)
+    def run(self, z_x: np.ndarray, state: list[np.ndarray], sequence: np.ndarray | None,
+            skipped: np.ndarray | None = None) -> None:
+        """Advance `state` in place over z_x [rows, steps, G * H]; write each h_t to `sequence` if given.
 
-    def _run_lstm(self, z_x: np.ndarray, h_t: np.ndarray, C_t: np.ndarray, sequence: np.ndarray | None) -> None:
+        `skipped` [rows, steps] bool (a masked embedding's padding): those steps keep the state as it was."""
+        if self.cell == LSTM:
+            self._run_lstm(z_x, state[0], state[1], sequence, skipped)
+        else:
+            self._run_gru(z_x, state[0], sequence, skipped)
+
+    def _run_lstm(self, z_x: np.ndarray, h_t: np.ndarray, C_t: np.ndarray, sequence: np.ndarray | None,
+                  skipped: np.ndarray | None) -> None:
         H = self.units
         z = np.empty((len(h_t), 4 * H), dtype=np.float32)
         tmp = np.empty((len(h_t), H), dtype=np.float32)
@@ -195,6 +206,7 @@ class _Direction:
         i_t, f_t, o_t, c_tilde_t = z[:, :H], z[:, H:2 * H], z[:, 2 * H:3 * H], z[:, 3 * H:]
         sigmoid_gates = z[:, :3 * H]
         for t in range(z_x.shape[1]):
+            held = _held(skipped, t, h_t, C_t)
             np.matmul(h_t, self.U, out=z)
             z += z_x[:, t]
             _sigmoid_(sigmoid_gates)          # i_t, f_t, o_t
@@ -204,16 +216,19 @@ class _Direction:
             C_t += tmp
             np.tanh(C_t, out=tmp)              # h_t = o_t * tanh(C_t)
             np.multiply(o_t, tmp, out=h_t)
+            _restore(held, h_t, C_t)
             if sequence is not None:
                 sequence[:, t] = h_t
 
-    def _run_gru(self, z_x: np.ndarray, h_t: np.ndarray, sequence: np.ndarray | None) -> None:
+    def _run_gru(self, z_x: np.ndarray, h_t: np.ndarray, sequence: np.ndarray | None,
+                 skipped: np.ndarray | None) -> None:
         H = self.units
         z_h = np.empty((len(h_t), 3 * H), dtype=np.float32)
         gates = np.empty((len(h_t), 2 * H), dtype=np.float32)
         h_tilde_t = np.empty((len(h_t), H), dtype=np.float32)
         z_t, r_t = gates[:, :H], gates[:, H:]
         for t in range(z_x.shape[1]):
+            held = _held(skipped, t, h_t)
             np.matmul(h_t, self.U, out=z_h)
             z_h += self.b_h                                  # h_{t-1} U + b_h, all three blocks
             np.add(z_x[:, t, :2 * H], z_h[:, :2 * H], out=gates)
@@ -224,8 +239,25 @@ class _Direction:
             h_t -= h_tilde_t                                 # h_t = z_t * h_{t-1} + (1 - z_t) * h~_t
             h_t *= z_t                                       #     = z_t * (h_{t-1} - h~_t) + h~_t
             h_t += h_tilde_t
+            _restore(held, h_t)
             if sequence is not None:
                 sequence[:, t] = h_t
+
+
+def _held(skipped: np.ndarray | None, t: int, *state: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]] | None:
+    """Rows that skip step t (masked padding) and their state before it, or None when none skips."""
+    if skipped is None or not skipped[:, t].any():
+        return None
+    rows = skipped[:, t]
+    return rows, [vector[rows] for vector in state]
+
+
+def _restore(held: tuple[np.ndarray, list[np.ndarray]] | None, *state: np.ndarray) -> None:
+    """A skipped step leaves the state as it was: h_t = h_{t-1}, C_t = C_{t-1} on those rows."""
+    if held is not None:
+        rows, before = held
+        for vector, value in zip(state, before):
+            vector[rows] = value
 
 
 class NumpyLSTM:
@@ -250,6 +282,7 @@ class NumpyLSTM:
              for direction in layer.directions}
             for index, layer in enumerate(self.stack)]
         # One column: sigmoid(h w + b), the probability of label 1; C columns: softmax(h W + b).
+        self.mask_zero = bool(weights.get(family.MASK_ZERO_KEY, 0.0))  # padding steps skipped, as Keras does
         self.width = int(weights["dense_kernel"].shape[1])
         if self.width == 1:
             self.dense_w = weights["dense_kernel"].astype(np.float32).reshape(-1)
@@ -314,16 +347,17 @@ class NumpyLSTM:
         rows, steps = ids.shape
         first = self._first_real_step(ids) if self.skips_padding else 0
         x = self.embedding[ids[:, first:]]
+        skipped = ids[:, first:] == PADDING_ID if self.mask_zero else None
         for index, layer in enumerate(self.layers):
             last = index == len(self.layers) - 1
-            x = self._run_layer(index, layer, x, first, last=last)
+            x = self._run_layer(index, layer, x, first, last=last, skipped=skipped)
         logits = (x @ self.dense_w + self.dense_b).astype(np.float32)
         if self.width == 1:
             return _sigmoid_(logits)
         return as_scores(_softmax_(logits))
 
     def _run_layer(self, index: int, layer: dict[str, _Direction], x: np.ndarray, first: int, *,
-                   last: bool) -> np.ndarray:
+                   last: bool, skipped: np.ndarray | None = None) -> np.ndarray:
         """One layer over x [rows, steps, in]: its last state [rows, out] on top, else its sequence [rows, steps, out]."""
         rows, steps = x.shape[:2]
         outputs = []
@@ -332,7 +366,7 @@ class NumpyLSTM:
             state = cell.zero_state(rows) if backward else self._start_state(index, cell, first, rows)
             sequence = None if last else np.empty((rows, steps, cell.units), np.float32)
             z_x = cell.project(x[:, ::-1] if backward else x)
-            cell.run(z_x, state, sequence)
+            cell.run(z_x, state, sequence, None if skipped is None else skipped[:, ::-1] if backward else skipped)
             if last:
                 outputs.append(state[0])
             else:  # the backward sequence read back in time order, as Keras' Bidirectional hands it on
@@ -365,6 +399,8 @@ class NumpyLSTM:
         cells = [layer[family.FORWARD] for layer in self.layers]
         tables = {role: np.zeros((steps + 1, self.stack[family.role_layer(role)[0]].units), np.float32)
                   for role in self._roles}
+        if self.mask_zero:  # every padding step is skipped: the zero state throughout
+            return tables
         states = [cell.zero_state(1) for cell in cells]
         pad = self.embedding[PADDING_ID][None, None, :]
         for t in range(steps):
