@@ -314,3 +314,21 @@ def test_the_mask_flag_trains_a_masked_embedding(keras) -> None:
     assert TrainConfig.from_dict(config.to_dict()) == config and config.to_dict()["mask_zero"] is True
     assert keras_model.architecture(build_model(config)).mask_zero
     assert not keras_model.architecture(build_model(TrainConfig(vocab_size=50, maxlen=10))).mask_zero
+
+
+def test_an_imported_masked_model_keeps_its_mask_in_the_clean_model(keras, tmp_path) -> None:
+    """export/worker.import_model reads a user's masked Sequential as it is: the run's model.keras
+    keeps mask_zero=True and gives the user's probabilities; the manifest's architecture says so."""
+    from edgelstm.export import keras_model, worker
+
+    keras.utils.set_random_seed(2)
+    user = keras.Sequential([keras.Input((STEPS,), dtype="int32"), keras.layers.Embedding(VOCAB, EMBED, mask_zero=True),
+                             keras.layers.LSTM(UNITS), keras.layers.Dense(1, activation="sigmoid")])
+    user.set_weights([w + 0.1 for w in user.get_weights()])
+    user.save(tmp_path / "user.keras")
+    result = worker.import_model({"model": str(tmp_path / "user.keras"), "out": str(tmp_path / "model.keras")})
+    assert result["architecture"]["mask_zero"] is True
+    clean = keras_model.load_model(tmp_path / "model.keras")
+    assert keras_model.architecture(clean).mask_zero
+    ids = masked_ids(20)
+    np.testing.assert_allclose(keras_model.predict(clean, ids), keras_model.predict(user, ids), atol=1e-6, rtol=0)
