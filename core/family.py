@@ -1,11 +1,12 @@
 """The recurrent family: which stacks of recurrent layers edgelstm trains, exports and runs.
 
-A model is `Embedding -> recurrent layer(s) -> Dense(1, sigmoid)`, each recurrent layer an
-LSTM or a GRU (Keras' `reset_after=True` convention), optionally `Bidirectional`, every
-layer but the last returning its whole sequence. This module holds what export, the
-runtime and the tests must agree on: the description of a stack (`RecurrentLayer`), the
-names of its arrays in weights.npz, the names of its state inputs and padding tables
-(the fast path), and why a bidirectional stack runs the padded way only.
+A model is `Embedding -> recurrent layer(s) -> hidden Dense layer(s) -> Dense(1, sigmoid)`,
+each recurrent layer an LSTM or a GRU (Keras' `reset_after=True` convention), optionally
+`Bidirectional`, every layer but the last returning its whole sequence, then zero or more
+hidden `Dense` layers with an activation of `DENSE_ACTIVATIONS`. This module holds what export,
+the runtime and the tests must agree on: the description of a stack (`RecurrentLayer`,
+`HiddenDense`), the names of its arrays in weights.npz, the names of its state inputs and
+padding tables (the fast path), and why a bidirectional stack runs the padded way only.
 
 Pure Python: the runtime and the command line import it without numpy.
 """
@@ -29,8 +30,8 @@ WEIGHT_PARTS = ("kernel", "recurrent_kernel", "bias")
 # weights.npz of a masked-embedding model holds this scalar (1.0); older files and unmasked models lack it.
 MASK_ZERO_KEY = "embedding_mask_zero"
 SUPPORTED = ("Embedding (mask_zero=True or False) -> LSTM or GRU layers (each may be Bidirectional, not with "
-             "mask_zero; all but the last with return_sequences=True) -> Dense(1, sigmoid) or Dense(C, softmax), "
-             "Dropout layers anywhere")
+             "mask_zero; all but the last with return_sequences=True) -> zero or more Dense(units, "
+             "relu|tanh|sigmoid|linear) -> Dense(1, sigmoid) or Dense(C, softmax), Dropout layers anywhere")
 # Keras' masking skips every step whose id is 0: the stack runs over the real tokens only, from the
 # zero state. The device graphs compute that without a mask (export/keras_model.py, `twin`).
 MASKED = "masked"
@@ -38,6 +39,12 @@ MASKED = "masked"
 MASKED_BIDIRECTIONAL = ("mask_zero=True with a Bidirectional layer is not supported yet: the device graphs "
                         "skip the padding by moving the real tokens to the front, which the backward "
                         "direction would need in reverse; train or export it with mask_zero=False")
+DENSE_PARTS = ("kernel", "bias")
+# Hidden Dense activations every converter and the NumPy backend compute exactly (builtin ops
+# FULLY_CONNECTED's fused RELU, TANH, LOGISTIC; ONNX Relu, Tanh, Sigmoid). Keras writes
+# activation=None as "linear".
+RELU, TANH, SIGMOID, LINEAR = "relu", "tanh", "sigmoid", "linear"
+DENSE_ACTIVATIONS = (RELU, TANH, SIGMOID, LINEAR)
 # Why a stack with a backward direction cannot skip its padding (docs/contracts.md, "Fast path").
 PADDED_ONLY_BIDIRECTIONAL = ("a Bidirectional layer's backward direction reads the front padding last, after "
                              "the text, so its state there depends on the text: no table can skip the "
@@ -45,6 +52,7 @@ PADDED_ONLY_BIDIRECTIONAL = ("a Bidirectional layer's backward direction reads t
 # weights.npz of the classic single LSTM keeps its original names (bundles before the family).
 _CLASSIC_KEYS = {"kernel": "lstm_kernel", "recurrent_kernel": "lstm_recurrent_kernel", "bias": "lstm_bias"}
 _WEIGHT_KEY = re.compile(r"^rnn(?P<layer>\d+)_(?P<cell>lstm|gru)_(?P<direction>fw|bw)_(?P<part>kernel|recurrent_kernel|bias)$")
+_HIDDEN_KEY = re.compile(r"^hidden(?P<layer>\d+)_(?P<activation>[a-z]+)_(?P<part>kernel|bias)$")
 _STATE_ROLE = re.compile(r"^(?P<state>[hc])0(?:_layer(?P<layer>[1-9]\d*))?$")
 
 
@@ -83,12 +91,41 @@ class RecurrentLayer:
                    use_bias=bool(data.get("use_bias", True)))
 
 
-def describe(stack: Sequence[RecurrentLayer], head: str = "Dense(1, sigmoid)", *, mask_zero: bool = False) -> str:
-    """'Embedding -> Bidirectional(LSTM 64) -> GRU 32 -> Dense(1, sigmoid)' (`head`: 'Dense(3, softmax)');
-    a masked embedding reads 'Embedding(mask_zero=True)'."""
+@dataclass(frozen=True)
+class HiddenDense:
+    """One Dense layer between the last recurrent layer and the head: h = activation(x W + b)."""
+
+    units: int
+    activation: str = RELU
+    use_bias: bool = True
+
+    def __post_init__(self) -> None:
+        if self.activation not in DENSE_ACTIVATIONS:
+            raise ValueError(f"a hidden Dense layer's activation {self.activation!r} is not supported: accepted "
+                             f"are {', '.join(DENSE_ACTIVATIONS)} (None is linear)")
+        if self.units < 1:
+            raise ValueError(f"a hidden Dense layer needs at least one unit, not {self.units}")
+
+    def __str__(self) -> str:
+        return f"Dense({self.units}, {self.activation})"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> HiddenDense:
+        return cls(units=int(data["units"]), activation=str(data["activation"]),
+                   use_bias=bool(data.get("use_bias", True)))
+
+
+def describe(stack: Sequence[RecurrentLayer], head: str = "Dense(1, sigmoid)", hidden: Sequence[HiddenDense] = (),
+             *, mask_zero: bool = False) -> str:
+    """'Embedding -> Bidirectional(LSTM 64) -> GRU 32 -> Dense(16, relu) -> Dense(1, sigmoid)' (`head`:
+    'Dense(3, softmax)'; `hidden`: the Dense layers before it); a masked embedding reads
+    'Embedding(mask_zero=True)'."""
     parts = [f"{layer.cell.upper()} {layer.units}" for layer in stack]
     parts = [f"Bidirectional({part})" if layer.bidirectional else part for part, layer in zip(parts, stack)]
-    return " -> ".join(["Embedding(mask_zero=True)" if mask_zero else "Embedding", *parts, head])
+    return " -> ".join(["Embedding(mask_zero=True)" if mask_zero else "Embedding", *parts, *map(str, hidden), head])
 
 
 def is_classic(stack: Sequence[RecurrentLayer]) -> bool:
@@ -163,6 +200,44 @@ def stack_from_weights(shapes: dict[str, tuple[int, ...]]) -> tuple[RecurrentLay
         units = int(shapes[f"rnn{index}_{cell}_{FORWARD}_recurrent_kernel"][0])
         stack.append(RecurrentLayer(cell, units, bidirectional=BACKWARD in directions))
     return tuple(stack)
+
+
+def hidden_key(index: int, activation: str, part: str) -> str:
+    """The array name of hidden Dense layer `index`'s kernel [in, units] or bias [units]: the name
+    carries the activation, so weights.npz alone says what the layer computes."""
+    return f"hidden{index}_{activation}_{part}"
+
+
+def hidden_keys(hidden: Sequence[HiddenDense]) -> list[str]:
+    return [hidden_key(index, layer.activation, part) for index, layer in enumerate(hidden) for part in DENSE_PARTS]
+
+
+def hidden_from_records(records: Iterable[dict[str, Any]]) -> tuple[HiddenDense, ...]:
+    return tuple(HiddenDense.from_dict(record) for record in records)
+
+
+def hidden_from_weights(shapes: dict[str, tuple[int, ...]]) -> tuple[HiddenDense, ...]:
+    """The hidden Dense layers a weights.npz holds (none in bundles before them), read from its names
+    and kernel shapes; a layer missing its kernel gets one unit here and is refused by its loader."""
+    activations: dict[int, set[str]] = {}
+    for key in shapes:
+        match = _HIDDEN_KEY.match(key)
+        if match:
+            activations.setdefault(int(match["layer"]), set()).add(match["activation"])
+    if sorted(activations) != list(range(len(activations))):
+        raise ValueError(f"weights.npz names hidden Dense layers {sorted(activations)}, expected 0..n-1")
+    hidden = []
+    for index in range(len(activations)):
+        if len(activations[index]) != 1:
+            raise ValueError(f"weights.npz hidden Dense layer {index} names two activations: "
+                             f"{', '.join(sorted(activations[index]))}")
+        activation = next(iter(activations[index]))
+        kernel = shapes.get(hidden_key(index, activation, "kernel"))
+        try:
+            hidden.append(HiddenDense(int(kernel[-1]) if kernel else 1, activation))
+        except ValueError as error:
+            raise ValueError(f"weights.npz hidden Dense layer {index}: {error}") from None
+    return tuple(hidden)
 
 
 # --- state inputs and padding tables (the fast path) ---------------------------------------

@@ -162,6 +162,19 @@ def _check_recurrent(architecture: Fields) -> None:
     architecture.boolean("fast_path", optional=True)
     architecture.text("padded_only", optional=True)
     architecture.boolean("mask_zero", optional=True)  # absent: no mask (every bundle before it)
+    _check_hidden_dense(architecture)
+
+
+def _check_hidden_dense(architecture: Fields) -> None:
+    """The hidden Dense layers before the head, when the bundle lists them (bundles before them do not)."""
+    value = architecture.data.get("hidden_dense", [])
+    if not isinstance(value, list):
+        raise architecture.fail("hidden_dense", "must be a list of layers")
+    for index in range(len(value)):
+        layer = _fields(value[index], architecture.path(f"hidden_dense[{index}]"))
+        layer.integer("units", low=1, high=MAX_VOCAB)
+        layer.text("activation", choices=family.DENSE_ACTIVATIONS)
+        layer.boolean("use_bias", optional=True)
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """The trained Keras 3 model: load it, check it is in the recurrent family, read its weights.
 
 The family (edgelstm.core.family): Embedding -> LSTM or GRU layers, each optionally
-Bidirectional -> Dense(1, sigmoid) or Dense(C, softmax) (C >= 2 labels: one probability each,
+Bidirectional -> zero or more hidden Dense layers (relu, tanh, sigmoid or linear) ->
+Dense(1, sigmoid) or Dense(C, softmax) (C >= 2 labels: one probability each,
 edgelstm.core.outputs), with weightless Dropout layers anywhere. Anything else
 is refused here, before any conversion, with one line naming the layer found.
 
@@ -20,7 +21,7 @@ import numpy as np
 
 from edgelstm.core import family
 from edgelstm.core.errors import ExportError
-from edgelstm.core.family import GRU, LSTM, RecurrentLayer
+from edgelstm.core.family import GRU, LSTM, HiddenDense, RecurrentLayer
 from edgelstm.core.outputs import MAX_LABELS, SIGMOID, SOFTMAX, as_scores
 
 PADDING_ID = 0  # the id the tokenizer pads with, and the one a masked embedding skips
@@ -38,6 +39,7 @@ class Architecture:
     head_units: int = 1  # the Dense head's outputs: 1 (sigmoid) or C (softmax)
     head_output: str = SIGMOID
     mask_zero: bool = False  # the embedding masks id 0: the stack runs over the real tokens only
+    hidden: tuple[HiddenDense, ...] = ()  # the Dense layers between the last recurrent layer and the head
 
     @property
     def head(self) -> str:
@@ -73,8 +75,9 @@ class Architecture:
         """The manifest's source_run.architecture: the classic fields, then the stack layer by layer."""
         data: dict[str, Any] = {"vocab_size": self.vocab_size, "embedding_dim": self.embedding_dim,
                                 "lstm_units": self.lstm_units, "maxlen": self.maxlen, "use_bias": self.use_bias,
-                                "layers": family.describe(self.recurrent, self.head, mask_zero=self.mask_zero),
+                                "layers": family.describe(self.recurrent, self.head, self.hidden, mask_zero=self.mask_zero),
                                 "recurrent": [layer.to_dict() for layer in self.recurrent],
+                                "hidden_dense": [layer.to_dict() for layer in self.hidden],
                                 "fast_path": self.fast_path}
         if self.mask_zero:  # absent for an unmasked model, as in bundles written before it existed
             data["mask_zero"] = True
@@ -86,15 +89,21 @@ class Architecture:
 
 @dataclass(frozen=True)
 class Layers:
-    """The model's weighted layers: the embedding, each recurrent layer with its description, the head."""
+    """The model's weighted layers: the embedding, each recurrent layer and each hidden Dense layer
+    with its description, the head."""
 
     embedding: Any
     recurrent: tuple[tuple[RecurrentLayer, Any], ...]
     dense: Any
+    hidden: tuple[tuple[HiddenDense, Any], ...] = ()
 
     @property
     def stack(self) -> tuple[RecurrentLayer, ...]:
         return tuple(spec for spec, _ in self.recurrent)
+
+    @property
+    def hidden_specs(self) -> tuple[HiddenDense, ...]:
+        return tuple(spec for spec, _ in self.hidden)
 
 
 def import_keras() -> Any:
@@ -119,12 +128,38 @@ def layers_of(model: Any) -> Layers:
         raise ExportError(f"the model's layers are {kinds}: export converts {family.SUPPORTED}")
     embedding, middle, dense = kept[0], kept[1:-1], kept[-1]
     _check_head(dense)
+    hidden_count = _trailing_dense(middle)
+    middle, hidden_layers = middle[:len(middle) - hidden_count], middle[len(middle) - hidden_count:]
+    if not middle:
+        kinds = " -> ".join(type(layer).__name__ for layer in kept)
+        raise ExportError(f"the model's layers are {kinds}, with no recurrent layer: export converts {family.SUPPORTED}")
     recurrent = tuple((_recurrent_spec(layer, last=index == len(middle) - 1), layer)
                       for index, layer in enumerate(middle))
     refusal = family.masked_refusal([spec for spec, _ in recurrent], masks_zero(embedding))
     if refusal:
         raise ExportError(f"layer {embedding.name}: {refusal}")
-    return Layers(embedding, recurrent, dense)
+    hidden = tuple((_hidden_spec(layer), layer) for layer in hidden_layers)
+    return Layers(embedding, recurrent, dense, hidden)
+
+
+def _trailing_dense(layers: list[Any]) -> int:
+    """How many of `layers` at the end are Dense: the hidden layers between the recurrent ones and the head."""
+    count = 0
+    while count < len(layers) and type(layers[len(layers) - 1 - count]).__name__ == "Dense":
+        count += 1
+    return count
+
+
+def _hidden_spec(layer: Any) -> HiddenDense:
+    """A hidden Dense layer's description, or an ExportError naming its activation and the accepted ones."""
+    config = layer.get_config()
+    activation = config.get("activation") or family.LINEAR
+    if activation not in family.DENSE_ACTIVATIONS:
+        raise ExportError(f"layer {layer.name} is Dense({config.get('units')}, activation={activation!r}); a hidden "
+                          f"Dense layer before the head takes activation {', '.join(map(repr, family.DENSE_ACTIVATIONS))} "
+                          f"or None ({family.SUPPORTED})")
+    _check_config(layer, lora_rank=None)  # LoRA adds weights the device models do not have
+    return HiddenDense(int(config["units"]), activation, use_bias=bool(config.get("use_bias", True)))
 
 
 def masks_zero(embedding: Any) -> bool:
@@ -183,7 +218,8 @@ def architecture(model: Any) -> Architecture:
     head = layers.dense.get_config()  # checked by layers_of: Dense(1, sigmoid) or Dense(C, softmax)
     return Architecture(vocab_size=int(layers.embedding.input_dim), embedding_dim=int(layers.embedding.output_dim),
                         maxlen=int(maxlen), recurrent=layers.stack, head_units=int(head["units"]),
-                        head_output=head["activation"], mask_zero=masks_zero(layers.embedding))
+                        head_output=head["activation"], mask_zero=masks_zero(layers.embedding),
+                        hidden=layers.hidden_specs)
 
 
 def numpy_weights(model: Any) -> dict[str, np.ndarray]:
@@ -200,6 +236,10 @@ def numpy_weights(model: Any) -> dict[str, np.ndarray]:
             bias = own[2] if spec.use_bias else np.zeros(_bias_shape(spec), np.float32)
             for part, value in zip(family.WEIGHT_PARTS, (kernel, recurrent_kernel, bias)):
                 arrays[family.weight_key(stack, index, direction, part)] = value
+    for index, (spec, layer) in enumerate(layers.hidden):
+        kernel, *bias = layer.get_weights()
+        arrays[family.hidden_key(index, spec.activation, "kernel")] = kernel
+        arrays[family.hidden_key(index, spec.activation, "bias")] = bias[0] if bias else np.zeros(spec.units, np.float32)
     dense_kernel, dense_bias = layers.dense.get_weights()
     arrays.update(dense_kernel=dense_kernel, dense_bias=dense_bias)
     if masks_zero(layers.embedding):  # the file says it (absent: no mask, as in every older bundle)
@@ -253,6 +293,9 @@ def twin(model: Any, *, batch_size: int | None, module: Any = None, state_inputs
         pairs.append((source, target))
     if equivalent:  # the top layer's output after each row's last real token
         x = keras.layers.Lambda(_at_last_real_step, output_shape=(arch.recurrent[-1].output_units,))([x, count])
+    for spec, source in layers.hidden:
+        pairs.append((source, keras.layers.Dense(spec.units, activation=spec.activation, use_bias=spec.use_bias)))
+        x = pairs[-1][1](x)
     head = layers.dense.get_config()
     pairs.append((layers.dense, keras.layers.Dense(int(head["units"]), activation=head["activation"])))
     out = pairs[-1][1](x)

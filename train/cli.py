@@ -33,12 +33,22 @@ def _label_names(text: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in text.split(","))
 
 
+def _widths(text: str) -> tuple[int, ...]:
+    """'64,32' -> (64, 32); TrainConfig checks the range."""
+    try:
+        return tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma list of integers, e.g. 64 or 64,32") from None
+
+
 def _option_kwargs(spec: dataclasses.Field) -> dict[str, Any]:
     annotation = str(spec.type)
     kwargs: dict[str, Any] = {"dest": spec.name, "default": argparse.SUPPRESS,
                               "help": f"{spec.metadata['help']} (default: {spec.default})"}
     if annotation == "bool":
         kwargs["action"] = argparse.BooleanOptionalAction
+    elif annotation == "tuple[int, ...]":
+        kwargs.update(type=_widths, metavar="N[,N...]")
     elif annotation.startswith("tuple"):
         kwargs.update(type=_label_names, metavar="NAME0,NAME1[,...]")
     else:

@@ -17,8 +17,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from edgelstm.core.errors import ConfigError
-from edgelstm.core.family import CELLS, MASKED_BIDIRECTIONAL
+from edgelstm.core.family import CELLS, DENSE_ACTIVATIONS, MASKED_BIDIRECTIONAL, RELU
 from edgelstm.core.outputs import MAX_LABELS
+
+# Hidden Dense layers training stacks at most (export reads any number from a model file).
+MAX_HIDDEN_DENSE = 8
 
 
 def _option(default: Any, help: str, *, low: float | None = None, high: float | None = None,
@@ -48,7 +51,7 @@ class TrainConfig:
     imdb_word_index: str | None = _option(None, "local imdb_word_index.json for --data imdb "
                                                 "(default: beside --imdb-npz, else download through Keras)")
     synthetic_size: int = _option(20000, "number of examples of the synthetic corpus", low=20)
-    # --- model: Embedding -> recurrent layer(s) -> Dense(1, sigmoid) (edgelstm.core.family) ------
+    # --- model: Embedding -> recurrent layer(s) -> hidden Dense layer(s) -> Dense(1, sigmoid) (core.family)
     vocab_size: int = _option(10000, "vocabulary size including padding and OOV ids "
                                      "(for --data imdb: Keras num_words)", low=3, high=10_000_000)
     maxlen: int = _option(200, "tokens per sequence; longer texts keep their last maxlen tokens",
@@ -63,6 +66,10 @@ class TrainConfig:
     mask_zero: bool = _option(False, "mask the padding id 0 in the embedding (Keras' mask_zero=True): the "
                                      "recurrent layers skip the padding and read the real tokens only, from the "
                                      "zero state; not with --bidirectional")
+    dense_units: tuple[int, ...] = _option((), "units of each hidden Dense layer between the last recurrent layer "
+                                               "and the head, bottom first, e.g. 64 or 64,32 (default: none)")
+    dense_activation: str = _option(RELU, "activation of every hidden Dense layer (--dense-units)",
+                                    choices=DENSE_ACTIVATIONS)
     # --- optimisation ------------------------------------------------------------------------
     # The defaults are the recipe chosen on IMDB's develop split (README, "The recipe"): the classic
     # example's 3 epochs at batch 128 (about its wall time here), Adam 2e-3 on a cosine schedule,
@@ -107,12 +114,15 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if isinstance(self.label_names, list):
             self.label_names = tuple(self.label_names)
+        if isinstance(self.dense_units, list):  # config.json holds a list
+            self.dense_units = tuple(self.dense_units)
         for spec in dataclasses.fields(self):
             _check_field(spec, getattr(self, spec.name))
         if self.label_names is not None:
             _check_label_names(self.label_names)
         if self.mask_zero and self.bidirectional:
             raise ConfigError(f"mask_zero=True with bidirectional=True: {MASKED_BIDIRECTIONAL}")
+        _check_dense_units(self.dense_units)
         if self.learning_rate_schedule != "constant" and self.learning_rate_decay != 1.0:
             raise ConfigError(f"learning_rate_decay={self.learning_rate_decay} only applies to the constant "
                               f"schedule, not {self.learning_rate_schedule!r} (the default): add "
@@ -186,6 +196,13 @@ def _check_label_names(names: tuple) -> None:
             or len({n.casefold() for n in names}) != len(names)):
         raise ConfigError(f"label_names={list(names)!r} must be 2 to {MAX_LABELS} different non-empty names "
                           "(label 0 first), e.g. neg,pos or sports,tech,world")
+
+
+def _check_dense_units(units: tuple) -> None:
+    if len(units) > MAX_HIDDEN_DENSE or not all(isinstance(n, int) and not isinstance(n, bool) and 1 <= n <= 4096
+                                                 for n in units):
+        raise ConfigError(f"dense_units={list(units)!r} must be up to {MAX_HIDDEN_DENSE} layer widths of 1 to 4096, "
+                          "e.g. 64 or 64,32 (none: no hidden Dense layer)")
 
 
 def config_fields() -> list[dataclasses.Field]:

@@ -1,11 +1,12 @@
-"""The classifier: Embedding -> recurrent layer(s) -> Dense(1, sigmoid), and nothing else.
+"""The classifier: Embedding -> recurrent layer(s) -> hidden Dense layer(s) -> Dense(1, sigmoid), and nothing else.
 
 Three or more classes end in Dense(C, softmax) instead (one probability per label, in the
 run's label order); two classes keep the sigmoid, the classic example's head.
 
 The recurrent part is one member of the family export converts (edgelstm.core.family):
 `--cell lstm|gru`, `--layers N` stacked (each but the last returning its sequence),
-`--bidirectional`. The reference is the classic single LSTM. Regularization lives only in
+`--bidirectional`, then `--dense-units` hidden Dense layers (`--dense-activation`, none by
+default). The reference is the classic single LSTM. Regularization lives only in
 what vanishes at inference (a weightless dropout layer, recurrent dropout, weight penalties;
 the run directory's model is rebuilt without them, see `edgelstm.train.fit.inference_model`).
 `--mask-zero` masks the padding id (Keras' `mask_zero=True`): the recurrent layers then skip
@@ -95,6 +96,8 @@ def build_model(config: TrainConfig, classes: int = 2) -> keras.Model:
     state = vectors
     for layer in range(config.layers):
         state = _recurrent_layer(keras, config, penalty, layer)(state)
+    for index, units in enumerate(config.dense_units):
+        state = keras.layers.Dense(units, activation=config.dense_activation, name=f"hidden_dense_{index + 1}")(state)
     if output_kind(classes) == SIGMOID:
         probability = keras.layers.Dense(1, activation="sigmoid", name="dense")(state)
     else:

@@ -30,8 +30,10 @@ the zero state, and its padding table is the zero state.
 
 A layer below the top hands its whole sequence h_1..h_T to the next; a bidirectional
 layer runs a second copy over the reversed sequence (from the zero state) and hands on
-both directions' states side by side, forward first (Keras' concat). The classifier
-head is sigmoid(h_T w_dense + b_dense), or softmax(h_T W_dense + b_dense) over C labels.
+both directions' states side by side, forward first (Keras' concat). Hidden Dense layers
+(core.family.HiddenDense) then map the last state on, x_k = activation_k(x_{k-1} W_k + b_k)
+with relu, tanh, sigmoid or linear, x_0 = h_T. The classifier head is sigmoid(x w_dense + b_dense),
+or softmax(x W_dense + b_dense) over C labels, on the last of them (h_T itself without any).
 
 Why it is fast enough (about 2 ms for 200 steps of LSTM 128 on one x86 core):
 the input projections x_t W of all steps are one matrix product; the LSTM's gate
@@ -61,7 +63,7 @@ import numpy as np
 
 from edgelstm.core import family
 from edgelstm.core.errors import BackendUnavailableError, BundleError
-from edgelstm.core.family import BACKWARD, GRU, LSTM, RecurrentLayer
+from edgelstm.core.family import BACKWARD, GRU, LSTM, HiddenDense, RecurrentLayer
 from edgelstm.core.outputs import MAX_LABELS, as_scores, scores_shape
 from edgelstm.runtime import tuning
 from edgelstm.runtime.backends._workers import RowWorkers
@@ -103,11 +105,11 @@ def load_weights(source: str | Path | bytes) -> dict[str, np.ndarray]:
             raise BundleError(f"cannot read weights.npz: {error.strerror}") from None
     arrays = load_npz(bytes(source), "weights.npz", expect={name: ("f", 2 if name != "dense_bias" else 1)
                                                              for name in HEAD_NAMES}, required=HEAD_NAMES)
-    stack = _stack_of(arrays)
-    names = [*HEAD_NAMES, *family.weight_keys(stack)]
+    stack, hidden = _stack_of(arrays), _hidden_of(arrays)
+    names = [*HEAD_NAMES, *family.weight_keys(stack), *family.hidden_keys(hidden)]
     for name in names:
         if name not in arrays:
-            raise BundleError(f"weights.npz lacks the array {name!r}: a {family.describe(stack)} model needs "
+            raise BundleError(f"weights.npz lacks the array {name!r}: a {family.describe(stack, hidden=hidden)} model needs "
                               f"{', '.join(names)}")
         if arrays[name].dtype.kind != "f":
             raise BundleError(f"weights.npz member {name!r} is {arrays[name].dtype}, expected floating point")
@@ -125,8 +127,15 @@ def _stack_of(weights: dict[str, np.ndarray]) -> tuple[RecurrentLayer, ...]:
         raise BundleError(str(error)) from None
 
 
+def _hidden_of(weights: dict[str, np.ndarray]) -> tuple[HiddenDense, ...]:
+    try:
+        return family.hidden_from_weights({name: value.shape for name, value in weights.items()})
+    except ValueError as error:
+        raise BundleError(str(error)) from None
+
+
 def _check_shapes(w: dict[str, np.ndarray]) -> None:
-    stack = _stack_of(w)
+    stack, hidden = _stack_of(w), _hidden_of(w)
     vocab, width = w["embedding"].shape
     expected: dict[str, tuple[int, ...]] = {}
     for index, layer in enumerate(stack):
@@ -136,6 +145,10 @@ def _check_shapes(w: dict[str, np.ndarray]) -> None:
         for direction in layer.directions:
             expected.update({family.weight_key(stack, index, direction, part): shape for part, shape in shapes.items()})
         width = layer.output_units
+    for index, dense in enumerate(hidden):
+        expected[family.hidden_key(index, dense.activation, "kernel")] = (width, dense.units)
+        expected[family.hidden_key(index, dense.activation, "bias")] = (dense.units,)
+        width = dense.units
     classes = w["dense_kernel"].shape[-1]  # 1: sigmoid; C >= 2: softmax
     if not 1 <= classes <= MAX_LABELS:
         raise BundleError(f"weights.npz: dense_kernel has {classes} columns; a head has 1 (sigmoid) or 2 to "
@@ -144,13 +157,37 @@ def _check_shapes(w: dict[str, np.ndarray]) -> None:
     for name, shape in expected.items():
         if w[name].shape != shape:
             raise BundleError(f"weights.npz: {name} has shape {w[name].shape}, expected {shape} "
-                              f"for embedding [{vocab}, {w['embedding'].shape[1]}] and {family.describe(stack)}")
+                              f"for embedding [{vocab}, {w['embedding'].shape[1]}] and {family.describe(stack, hidden=hidden)}")
 
 
 def _ifco_to_ifoc(matrix: np.ndarray, units: int) -> np.ndarray:
     """Reorder gate columns from Keras' i, f, c, o to i, f, o, c: the sigmoids become one slice."""
     i, f, c, o = (matrix[..., k * units:(k + 1) * units] for k in range(4))
     return np.ascontiguousarray(np.concatenate([i, f, o, c], axis=-1))
+
+
+# What each hidden Dense activation does to its outputs, in place (core.family.DENSE_ACTIVATIONS).
+_ACTIVATE_IN_PLACE: dict[str, Callable[[np.ndarray], object]] = {
+    family.RELU: lambda x: np.maximum(x, 0.0, out=x),
+    family.TANH: lambda x: np.tanh(x, out=x),
+    family.SIGMOID: _sigmoid_,
+    family.LINEAR: lambda x: x,
+}
+
+
+@dataclass
+class _HiddenDense:
+    """One hidden Dense layer: x W + b, then its activation."""
+
+    activation: str
+    W: np.ndarray  # [in, units]
+    b: np.ndarray  # [units]
+
+    def apply(self, x: np.ndarray) -> np.ndarray:
+        out = x @ self.W
+        out += self.b
+        _ACTIVATE_IN_PLACE[self.activation](out)
+        return out
 
 
 @dataclass
@@ -261,8 +298,8 @@ def _restore(held: tuple[np.ndarray, list[np.ndarray]] | None, *state: np.ndarra
 
 
 class NumpyLSTM:
-    """Embedding -> recurrent stack -> Dense(1, sigmoid) or Dense(C, softmax) in NumPy; one instance is
-    not thread-safe (the padding table)."""
+    """Embedding -> recurrent stack -> hidden Dense layers -> Dense(1, sigmoid) or Dense(C, softmax) in
+    NumPy; one instance is not thread-safe (the padding table)."""
 
     name = "numpy"
     thread_safe = False
@@ -281,6 +318,9 @@ class NumpyLSTM:
                                                          for part in family.WEIGHT_PARTS))
              for direction in layer.directions}
             for index, layer in enumerate(self.stack)]
+        self.hidden = [_HiddenDense(dense.activation, *(np.ascontiguousarray(weights[family.hidden_key(
+                           index, dense.activation, part)], dtype=np.float32) for part in family.DENSE_PARTS))
+                       for index, dense in enumerate(_hidden_of(weights))]
         # One column: sigmoid(h w + b), the probability of label 1; C columns: softmax(h W + b).
         self.mask_zero = bool(weights.get(family.MASK_ZERO_KEY, 0.0))  # padding steps skipped, as Keras does
         self.width = int(weights["dense_kernel"].shape[1])
@@ -351,6 +391,8 @@ class NumpyLSTM:
         for index, layer in enumerate(self.layers):
             last = index == len(self.layers) - 1
             x = self._run_layer(index, layer, x, first, last=last, skipped=skipped)
+        for dense in self.hidden:
+            x = dense.apply(x)
         logits = (x @ self.dense_w + self.dense_b).astype(np.float32)
         if self.width == 1:
             return _sigmoid_(logits)
@@ -417,7 +459,7 @@ class NumpyLSTM:
         self._workers.close()  # waits for chunks in flight before the weights go
         self._closed = True
         self.embedding = self.dense_w = None  # type: ignore[assignment]
-        self.layers = []
+        self.layers, self.hidden = [], []
         self._padding_states = None
 
 
