@@ -49,6 +49,26 @@ def _manifest(bundle: Path) -> dict:
     return json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))
 
 
+# onnx-dynint8 quantizes each text's activations at run time, so how many of a tiny model's texts
+# sit inside its int8 noise depends on the CPU's int8 kernels. Measured: the stacked LSTM's file
+# agreed with Keras on 98.42 % of labels (bound 99 %, max |dp| 0.31) on an AVX2 CPU without VNNI,
+# whose u8 x s8 products saturate, and passed on the CPU of the previous CI run. There the gate's
+# rejection is the right outcome, not a wrong file: the variant was built, measured and refused
+# with its figures. A wrong graph would disagree far more often than this floor allows.
+KERNEL_DEPENDENT = ("onnx-dynint8",)
+WRONG_GRAPH_AGREEMENT = 0.95
+
+
+def _kernel_dependent_gate_misses(manifest: dict) -> set[str]:
+    misses = set()
+    for name in KERNEL_DEPENDENT:
+        rejected = manifest["rejected"].get(name)
+        if rejected and rejected["stage"] == "parity":
+            assert rejected["parity"]["label_agreement"] >= WRONG_GRAPH_AGREEMENT, (name, rejected)
+            misses.add(name)
+    return misses
+
+
 def test_every_variant_passes_or_is_refused_with_its_reason(member_bundle: tuple[str, Path]) -> None:
     member, bundle = member_bundle
     manifest = _manifest(bundle)
@@ -58,14 +78,15 @@ def test_every_variant_passes_or_is_refused_with_its_reason(member_bundle: tuple
         MEMBERS[member].get("cell", "lstm"), MEMBERS[member].get("layers", 1), MEMBERS[member].get("bidirectional", False))
     assert len(architecture["recurrent"]) == config["layers"]
     expected_refused = {"tflite-int8"} if member in ("gru", "masked-lstm") else set()
-    assert set(manifest["rejected"]) == expected_refused, manifest["rejected"]
+    gate_misses = _kernel_dependent_gate_misses(manifest)
+    assert set(manifest["rejected"]) - gate_misses == expected_refused, manifest["rejected"]
     if member == "gru":
         assert "no fused GRU op" in manifest["rejected"]["tflite-int8"]["error"]
     if member == "masked-lstm":
         assert architecture["mask_zero"] is True and "cannot quantize" in manifest["rejected"]["tflite-int8"]["error"]
     else:
         assert "mask_zero" not in architecture
-    assert set(manifest["variants"]) == set(CORE_VARIANTS) - expected_refused
+    assert set(manifest["variants"]) == set(CORE_VARIANTS) - expected_refused - gate_misses
     for name, entry in manifest["variants"].items():
         assert entry["status"] == "passed", (name, entry["parity"])
         ops = [op for graph in entry["ops"] for op in graph] if entry["format"] == "tflite" else entry["ops"]
@@ -86,7 +107,7 @@ def test_fast_path_where_the_stack_reads_forwards_and_why_not_elsewhere(member_b
         return
     assert architecture["fast_path"] is True and "padded_only" not in architecture
     stack = tuple(family.RecurrentLayer.from_dict(layer) for layer in architecture["recurrent"])
-    assert {"tflite-fp32", "onnx-fp32", "onnx-dynint8"} <= set(fast)
+    assert {"tflite-fp32", "onnx-fp32", "onnx-dynint8"} - _kernel_dependent_gate_misses(manifest) <= set(fast)
     for entry in fast.values():
         assert set(entry["inputs"]) == {"ids", *family.state_roles(stack)}
         # Both ways measured against Keras at export; the float ones agree with the padded way to 1e-6.
