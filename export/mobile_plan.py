@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from edgelstm.core import family
 from edgelstm.core.errors import ConfigError
 from edgelstm.core.variants import VariantSpec
 from edgelstm.export import convert_mobile
@@ -53,21 +54,28 @@ def facts(tokenizer: Tokenizer, maxlen: int, labels: list[str]) -> dict[str, Any
             "output": convert_mobile.output_description(len(labels))}
 
 
-def plain_use(fields: dict[str, Any]) -> dict[str, Any]:
-    """How an app that invokes the .tflite plainly (no reset, its own inputs) must use it."""
+def plain_use(fields: dict[str, Any], *, padding: str = "pre") -> dict[str, Any]:
+    """How an app that invokes the .tflite plainly (no reset, its own inputs) must use it.
+
+    `padding`: the bundle tokenizer's side, "pre" (padding before the text, the runtime's and
+    `pad_sequences`' default) or "post" (after it, as a TextVectorization layer pads)."""
     inputs = [value["name"] for value in fields["inputs"]]
+    ids = f"maxlen ids padded {'before' if padding == 'pre' else 'after'} the text"
     if fields.get("reset_variables"):
         how = ("keeps the LSTM state in variable tensors between invocations: call reset_all_variables() "
                "before every text, or each text continues from the previous one")
     elif fields.get("fast_path"):
-        how = ("three inputs for the fast path: the ids (any length up to maxlen) and the LSTM's initial state "
-               "h0, c0; used plainly, size the ids input to [1, maxlen] once, then feed maxlen pre-padded ids "
-               "and zeros for h0 and c0. An app wanting one input and no state uses a mobile-* file")
+        # The roles (h0, c0, h0_layer1, ...): a GRU has no c0, a stack has one set per layer.
+        states = family.ordered_roles(role for role in fields["fast_path"]["inputs"] if role != family.IDS_ROLE)
+        how = (f"{len(inputs)} inputs for the fast path: the ids (any length up to maxlen) and the initial "
+               f"state{'s' if len(states) > 1 else ''} {', '.join(states)}; used plainly, size the ids input to "
+               f"[1, maxlen] once, then feed {ids} and zeros for {', '.join(states)}. "
+               "An app wanting one input and no state uses a mobile-* file")
     elif "mediapipe" in fields:
         how = ("one input, no state: MediaPipe's TextClassifier feeds it from raw text; a plain interpreter "
                "feeds the ids first and padding after, and reads one score per label ([1 - p, p] for two)")
     else:
-        how = "one input (maxlen pre-padded ids), no state: invoke once per text"
+        how = f"one input ({ids}), no state: invoke once per text"
     return {"stateless": not fields.get("reset_variables"), "inputs": len(inputs), "how": how}
 
 

@@ -259,7 +259,7 @@ def _measure(outcome: Outcome, spec: VariantSpec, converted: dict[str, Any], che
     outcome.entry = {
         "file": spec.filename, "format": spec.format, "precision": spec.precision,
         "description": spec.description, "route": outcome.route, "converter": converted["converter"],
-        **({"plain_use": mobile_plan.plain_use(fields)} if spec.format == "tflite" else {}),
+        **({"plain_use": mobile_plan.plain_use(fields, padding=ctx.run.tokenizer.padding)} if spec.format == "tflite" else {}),
         **fields, "bytes": (ctx.folder / spec.filename).stat().st_size,
         "parity": {**outcome.parity.to_dict(), "backend": checked["backend"]},
         "tolerance": spec.tolerance.to_dict(),  # the bounds applied: verify on a device judges by these

@@ -144,3 +144,29 @@ def test_full_int8_is_flagged_early_when_the_model_has_little_confidence() -> No
     (warning,) = risk_warnings(everything, unsure)
     assert warning.startswith("tflite-int8 is unlikely to pass: 4.8 % of the held-out texts")
     assert risk_warnings(floats, unsure) == []
+
+
+def _tflite_fields(roles: list[str]) -> dict:
+    """A TFLite variant's manifest fields as export writes them, for the fast-path roles given."""
+    inputs = {role: f"serving_default_{role}:0" for role in ["ids", *roles]}
+    return {"inputs": [{"name": name} for name in inputs.values()], "fast_path": {"inputs": inputs}}
+
+
+@pytest.mark.parametrize(("roles", "named"), [(["h0", "c0"], "states h0, c0"), (["h0"], "state h0;"),
+                                              (["c0_layer1", "h0", "h0_layer1", "c0"], "h0, c0, h0_layer1, c0_layer1")])
+def test_plain_use_names_the_state_inputs_the_file_has(roles: list[str], named: str) -> None:
+    # A GRU has no c0 and a stack has a state per layer: the sentence an app developer follows says so.
+    from edgelstm.export.mobile_plan import plain_use
+
+    use = plain_use(_tflite_fields(roles))
+    assert use["inputs"] == len(roles) + 1 and named in use["how"], use
+    assert use["how"].startswith(f"{len(roles) + 1} inputs") and "padded before the text" in use["how"]
+
+
+def test_plain_use_says_where_the_padding_goes() -> None:
+    # A TextVectorization bundle pads after the text: a plain interpreter must be fed that way.
+    from edgelstm.export.mobile_plan import plain_use
+
+    assert "ids padded after the text" in plain_use(_tflite_fields(["h0"]), padding="post")["how"]
+    assert "ids padded after the text" in plain_use({"inputs": [{"name": "ids"}]}, padding="post")["how"]
+    assert "ids padded before the text" in plain_use({"inputs": [{"name": "ids"}]})["how"]
