@@ -13,13 +13,17 @@ from pathlib import Path
 import pytest
 
 # Small enough to train in about a minute on a shared 2-core machine, big enough to learn the
-# synthetic corpus (about 92 % validation accuracy), so quantized variants have clear
-# margins: 500 validation texts make one flipped label 0.2 accuracy points. 64 tokens hold
+# synthetic corpus, so quantized variants have clear
+# margins: the gate's 500 held-out texts make one flipped label 0.2 accuracy points. 64 tokens hold
 # a whole review of the corpus (at 48 the cue of a distant review is cut off); 400 words
 # hold its everyday words. A vocabulary of 400 x 8 puts the embedding above the
 # 1024-element threshold under which TFLite's dynamic-range quantization leaves weights in float.
+# 5,000 reviews: the model converges (validation 95-96 % from epoch 6 on, measured on an AVX2 CPU
+# without AVX-512) whatever the CPU's float kernels. With 2,500 it was still climbing at epoch 10,
+# and where it stopped depended on the CPU: about 90 % on one CI machine, 78.2 % on another, where
+# the int8 variants of so unsure a model then failed their label-agreement bound.
 TINY = dict(data="synthetic", vocab_size=400, maxlen=64, embedding_dim=8, lstm_units=8, epochs=10,
-            batch_size=32, learning_rate=1e-2, early_stopping_patience=0, synthetic_size=2500,
+            batch_size=32, learning_rate=1e-2, early_stopping_patience=0, synthetic_size=5000,
             calibration_size=64, seed=0, dropout=0.0, l2=0.0,
             # Its own recipe, not the IMDB defaults (constant rate, no clipping, best epoch kept), so
             # every export test's model stays the one its margins were measured on.
