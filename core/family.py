@@ -160,6 +160,12 @@ def features(stack: Sequence[RecurrentLayer], *, mask_zero: bool = False) -> set
     return found
 
 
+def record_features(architecture: dict[str, Any]) -> set[str]:
+    """`features` of a manifest's source_run.architecture: its `recurrent` records and its `mask_zero`."""
+    return features(stack_from_records(architecture.get("recurrent", [])),
+                    mask_zero=bool(architecture.get("mask_zero", False)))
+
+
 # --- weights.npz ----------------------------------------------------------------------------
 def weight_key(stack: Sequence[RecurrentLayer], layer: int, direction: str, part: str) -> str:
     """The array name of one layer's kernel, recurrent kernel or bias, for one direction."""

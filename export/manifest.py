@@ -34,8 +34,7 @@ def build_manifest(*, run: RunDirectory, evalset: EvalSet, architecture: dict[st
     """Every field but `files`, which `add_files` fills once every other file is written; `output` is
     the head's kind (edgelstm.core.outputs: sigmoid or softmax)."""
     ordered = {name: variants[name] for name in VARIANTS if name in variants}
-    stack = family.stack_from_records(architecture["recurrent"])
-    preference = [name for name in preference_for(family.features(stack))
+    preference = [name for name in preference_for(family.record_features(architecture))
                   if variants.get(name, {}).get("status") == STATUS_PASSED]
     return {
         "schema_version": SCHEMA_VERSION,

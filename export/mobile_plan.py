@@ -67,9 +67,10 @@ def plain_use(fields: dict[str, Any], *, padding: str = "pre") -> dict[str, Any]
     elif fields.get("fast_path"):
         # The roles (h0, c0, h0_layer1, ...): a GRU has no c0, a stack has one set per layer.
         states = family.ordered_roles(role for role in fields["fast_path"]["inputs"] if role != family.IDS_ROLE)
+        named = " and ".join([", ".join(states[:-1]), states[-1]] if len(states) > 1 else states)
         how = (f"{len(inputs)} inputs for the fast path: the ids (any length up to maxlen) and the initial "
-               f"state{'s' if len(states) > 1 else ''} {', '.join(states)}; used plainly, size the ids input to "
-               f"[1, maxlen] once, then feed {ids} and zeros for {', '.join(states)}. "
+               f"state{'s' if len(states) > 1 else ''} {named}; used plainly, size the ids input to "
+               f"[1, maxlen] once, then feed {ids} and zeros for {named}. "
                "An app wanting one input and no state uses a mobile-* file")
     elif "mediapipe" in fields:
         how = ("one input, no state: MediaPipe's TextClassifier feeds it from raw text; a plain interpreter "

@@ -84,9 +84,7 @@ class ModelFile:
             raise ConfigError(f"no model file at {self.model}")
         given = self.tokenizer_options
         if declares_text_vectorization(self.model):
-            if given:
-                raise ConfigError(f"{self.model.name} has a TextVectorization layer, which is its tokenizer: leave "
-                                  f"out {', '.join(given)}")
+            self.refuse_tokenizer_options()
         elif len(given) != 1:
             raise ConfigError(f"a model file needs its tokenizer: give exactly one of {', '.join(TOKENIZER_OPTIONS)}"
                               + (f" (got {', '.join(given)})" if given else "")
@@ -108,6 +106,13 @@ class ModelFile:
         """The tokenizer options given (exactly one is needed unless the model holds a TextVectorization)."""
         return [option for option, value in zip(TOKENIZER_OPTIONS, (self.word_index, self.tokenizer,
                                                                     self.vocabulary)) if value is not None]
+
+    def refuse_tokenizer_options(self) -> None:
+        """A model whose TextVectorization layer is its tokenizer takes no tokenizer option: checked from the
+        file's config before the import job, and again on what the job found (an .h5 is only read there)."""
+        if self.tokenizer_options:
+            raise ConfigError(f"{self.model.name} has a TextVectorization layer, which is its tokenizer: leave "
+                              f"out {', '.join(self.tokenizer_options)}")
 
     @property
     def tokenizer_source(self) -> str:
@@ -245,9 +250,7 @@ def build_tokenizer(source: ModelFile, *, maxlen: int, rows: int,
     """The tokenizer `source` names (or the model's TextVectorization layer, `vectorizer`), checked against
     the model's maxlen and embedding rows."""
     if vectorizer is not None:
-        if source.tokenizer_options:
-            raise ConfigError(f"{source.model.name} has a TextVectorization layer, which is its tokenizer: leave "
-                              f"out {', '.join(source.tokenizer_options)}")
+        source.refuse_tokenizer_options()
         return _checked_rows(text_vectorization_tokenizer(vectorizer), rows, source)
     if not source.tokenizer_options:
         raise ConfigError(f"{source.model.name} has no TextVectorization layer: give its tokenizer with one of "

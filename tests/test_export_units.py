@@ -152,8 +152,8 @@ def _tflite_fields(roles: list[str]) -> dict:
     return {"inputs": [{"name": name} for name in inputs.values()], "fast_path": {"inputs": inputs}}
 
 
-@pytest.mark.parametrize(("roles", "named"), [(["h0", "c0"], "states h0, c0"), (["h0"], "state h0;"),
-                                              (["c0_layer1", "h0", "h0_layer1", "c0"], "h0, c0, h0_layer1, c0_layer1")])
+@pytest.mark.parametrize(("roles", "named"), [(["h0", "c0"], "zeros for h0 and c0"), (["h0"], "state h0;"),
+                                              (["c0_layer1", "h0", "h0_layer1", "c0"], "h0, c0, h0_layer1 and c0_layer1")])
 def test_plain_use_names_the_state_inputs_the_file_has(roles: list[str], named: str) -> None:
     # A GRU has no c0 and a stack has a state per layer: the sentence an app developer follows says so.
     from edgelstm.export.mobile_plan import plain_use
