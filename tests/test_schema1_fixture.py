@@ -16,6 +16,13 @@ FIXTURE = Path(__file__).parent / "fixtures" / "schema1"
 BUNDLE = FIXTURE / "bundle"
 # The same interpreter on the same bytes: only thread scheduling could move the last bit.
 SAME_RUNTIME_ATOL = 1e-6
+# ...except where the interpreter picks its integer kernels by the CPU's instruction set.
+# onnxruntime's dynamic-int8 MatMul runs u8s8 products with AVX-512 VNNI where the CPU has it
+# and with AVX2 (whose pairwise adds saturate) where it does not, so the same file gives
+# different probabilities on the two: measured 2.65e-3 on an AVX2-only EPYC against values
+# recorded on the machine that made the fixture. 1e-2 is the variant's own measured |dp|
+# against Keras (core.variants), so a file that moved further is no longer the one recorded.
+CPU_DEPENDENT_ATOL = {("onnx-dynint8", "onnxruntime"): 1e-2}
 
 
 def recorded() -> dict:
@@ -42,7 +49,8 @@ def test_schema1_bundle_predicts_as_before(variant: str) -> None:
         with Classifier.load(BUNDLE, variant=variant, backend=backend) as classifier:
             probs = classifier.predict_proba(data["texts"])
             labels = [p.label for p in classifier.predict(data["texts"])]
-        np.testing.assert_allclose(probs, expected, atol=SAME_RUNTIME_ATOL, err_msg=f"{variant} on {backend}")
+        atol = CPU_DEPENDENT_ATOL.get((variant, backend), SAME_RUNTIME_ATOL)
+        np.testing.assert_allclose(probs, expected, atol=atol, err_msg=f"{variant} on {backend}")
         assert labels == [("pos" if p >= 0.5 else "neg") for p in expected]
         ran += 1
     if not ran:

@@ -28,7 +28,7 @@ from edgelstm.runtime.standardize import (
     keras_imdb_words,
     standardize,
 )
-from edgelstm.runtime.tokenizer import Tokenizer
+from edgelstm.runtime.tokenizer import TOKENIZER_FORMAT_VERSION, Tokenizer
 
 REFERENCE_FILE = Path(__file__).parent / "reference" / "tokenizer_v1.py"
 
@@ -194,7 +194,8 @@ def test_the_old_reader_refuses_a_new_file_instead_of_misreading_it(tmp_path: Pa
 @pytest.mark.parametrize(("change", "message"), [
     ({"standardize": "whitespace-v9"}, "does not know"),
     ({"format_version": 1, "standardize": RULE_CJK}, "needs format_version 2"),
-    ({"format_version": 3}, "reads versions 1 to 2"),
+    # One past the newest version this reader knows, so the case follows TOKENIZER_FORMAT_VERSION.
+    ({"format_version": TOKENIZER_FORMAT_VERSION + 1}, f"reads versions 1 to {TOKENIZER_FORMAT_VERSION}"),
     ({"format_version": True}, "is not supported"),
 ])
 def test_inconsistent_or_unknown_rules_are_refused_by_name(tmp_path: Path, change: dict, message: str) -> None:
