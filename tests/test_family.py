@@ -11,6 +11,7 @@ import io
 
 import numpy as np
 import pytest
+from helpers.ids import padded_in_front
 
 from edgelstm.core import family
 from edgelstm.core.errors import BundleError, ConfigError
@@ -45,12 +46,7 @@ def build_member(keras, member: str):
 
 
 def mixed_ids(rows: int) -> np.ndarray:
-    """Rows of every padding length, padding in front as the tokenizer makes them."""
-    rng = np.random.default_rng(0)
-    ids = rng.integers(1, VOCAB, size=(rows, STEPS)).astype(np.int32)
-    for row in range(rows):
-        ids[row, : rng.integers(0, STEPS + 1)] = 0
-    return ids
+    return padded_in_front(rows, vocab=VOCAB, steps=STEPS)
 
 
 def saved_tables(tables: dict[str, np.ndarray]) -> PaddingStates:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers.ids import padded_in_front
 
 from edgelstm.core import family
 from edgelstm.core.errors import BundleError, ConfigError
@@ -54,11 +55,7 @@ def every_activation_model(keras, *, use_bias: bool = True):
 
 
 def mixed_ids(rows: int) -> np.ndarray:
-    rng = np.random.default_rng(0)
-    ids = rng.integers(1, VOCAB, size=(rows, STEPS)).astype(np.int32)
-    for row in range(rows):
-        ids[row, : rng.integers(0, STEPS + 1)] = 0
-    return ids
+    return padded_in_front(rows, vocab=VOCAB, steps=STEPS)
 
 
 # --- the family and the NumPy backend, no converter ---------------------------------------------

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import topics
 
 from edgelstm.core.errors import ConfigError, DataError
 from edgelstm.core.outputs import as_scores, label_columns, predicted_labels
@@ -19,18 +20,6 @@ from edgelstm.main import main
 from edgelstm.runtime.parity import compare
 from edgelstm.train import labels as label_rule
 from edgelstm.train.scoring import confusion_matrix, per_class, scores
-
-
-def _helper(name: str):  # noqa: ANN202 - a module of tests/helpers (the tests folder is not a package)
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(name, Path(__file__).parent / "helpers" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-topics = _helper("topics")
 
 LABELS = ["food", "sports", "tech"]  # sorted: the default order of text labels
 TEXTS = ["the team won the match with a late goal", "my laptop battery died after the update",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers.ids import padded_in_front
 
 from edgelstm.core.errors import BundleError
 from edgelstm.runtime.backends.numpy_lstm import WEIGHT_NAMES, NumpyLSTM, load_weights
@@ -58,11 +59,7 @@ def test_numpy_forward_pass_matches_the_textbook_equations(random_weights) -> No
 
 
 def mixed_ids(rng: np.random.Generator, rows: int) -> np.ndarray:
-    """Rows of every padding length, as the tokenizer makes them: padding in front, then tokens."""
-    ids = rng.integers(1, VOCAB, size=(rows, STEPS)).astype(np.int32)
-    for row in range(rows):
-        ids[row, : rng.integers(0, STEPS + 1)] = 0
-    return ids
+    return padded_in_front(rows, vocab=VOCAB, steps=STEPS, rng=rng)
 
 
 def test_numpy_forward_pass_matches_keras(keras_model) -> None:
