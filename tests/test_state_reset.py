@@ -22,7 +22,10 @@ litert = pytest.importorskip("ai_edge_litert.interpreter", reason="needs ai-edge
 schema = pytest.importorskip("ai_edge_litert.schema_py_generated", reason="needs ai-edge-litert")
 flatbuffers = pytest.importorskip("flatbuffers", reason="needs flatbuffers (ai-edge-litert's dependency)")
 ROWS = 30
+# Reading an intermediate tensor needs experimental_preserve_all_tensors, which LiteRT warns is for debugging.
+pytestmark = pytest.mark.filterwarnings("ignore:Warning. Enabling .experimental_preserve_all_tensors.:UserWarning")
 FILL = schema.BuiltinOperator.FILL
+LSTM_OP = schema.BuiltinOperator.UNIDIRECTIONAL_SEQUENCE_LSTM
 
 
 def _model(content: bytes):
@@ -44,21 +47,38 @@ def without_state_resets(content: bytes) -> bytes:
     return _pack(model)
 
 
+def recurrent_outputs(content: bytes) -> int:
+    """The index of the fused LSTM op's output: every step's h, [1, maxlen, H]."""
+    model = _model(content)
+    codes = model.operatorCodes
+    graph = model.subgraphs[0]
+    (op,) = [op for op in graph.operators if max(codes[op.opcodeIndex].builtinCode, codes[op.opcodeIndex]
+                                                 .deprecatedBuiltinCode) == LSTM_OP]
+    return int(op.outputs[0])
+
+
 def plain_and_fresh(content: bytes, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Row after row on one interpreter, never reset, and each row on a fresh interpreter."""
+    """Every step's h, row after row on one interpreter never reset, and each row on a fresh interpreter.
+
+    The steps, not the probability: a well-trained model forgets a carried state within its
+    padding steps, and the int8 output (steps of 1/256, saturated near 0 and 1) then rounds the
+    drift away, though the first steps still start from the last row's state.
+    """
+    steps = recurrent_outputs(content)
+
     def make():
-        interpreter = litert.Interpreter(model_content=content)
+        interpreter = litert.Interpreter(model_content=content, experimental_preserve_all_tensors=True)
         interpreter.allocate_tensors()
         return interpreter
 
-    def run(interpreter, row) -> float:
-        (source,), (target,) = interpreter.get_input_details(), interpreter.get_output_details()
+    def run(interpreter, row) -> np.ndarray:
+        (source,) = interpreter.get_input_details()
         interpreter.set_tensor(source["index"], row[None].astype(source["dtype"]))
         interpreter.invoke()
-        return float(interpreter.get_tensor(target["index"]).reshape(-1)[-1])
+        return interpreter.get_tensor(steps).copy()
 
     one = make()
-    return np.array([run(one, row) for row in ids]), np.array([run(make(), row) for row in ids])
+    return np.stack([run(one, row) for row in ids]), np.stack([run(make(), row) for row in ids])
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +116,9 @@ def test_without_its_fill_ops_the_same_file_keeps_state_and_says_so(fused: bytes
     bare = without_state_resets(fused)
     assert tflite_info_of(bare)["reset_variables"] is True
     plain, fresh = plain_and_fresh(bare, ids)
-    assert not np.array_equal(plain, fresh), "the bare fused file should drift row after row"
+    np.testing.assert_array_equal(plain[0], fresh[0])  # the first call starts from the file's zero state
+    carried = [not np.array_equal(p[0, 0], f[0, 0]) for p, f in zip(plain[1:], fresh[1:])]
+    assert sum(carried) > len(carried) / 2, f"the bare fused file's first step moved on {sum(carried)} of {len(carried)} rows"
     plain, fresh = plain_and_fresh(fused, ids)
     np.testing.assert_array_equal(plain, fresh)
 
