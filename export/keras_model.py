@@ -306,11 +306,13 @@ def twin(model: Any, *, batch_size: int | None, module: Any = None, state_inputs
 
 
 # --- a masked embedding without a mask --------------------------------------------------------
-# Keras' masking skips every id 0: with front padding, the stack runs over the n real tokens
-# from the zero state. The same without a mask: move each row's real tokens to the front (its
+# Keras' masking skips every id 0, so the stack runs over the n real tokens from the zero state,
+# wherever the padding is. The same without a mask: move each row's real tokens to the front (its
 # padding after them), run the plain stack, which reads the real tokens first from its initial
 # state, and take the top layer's output at step n - 1 (zeros for an empty row, as Keras gives).
-# Builtin ops only (NOT_EQUAL, CAST, SUM, RANGE, GATHER, SELECT, EQUAL, MUL), per row, so the
+# The real tokens are one run, found by where it starts: after the padding of a pre-padded row
+# (edgelstm's and pad_sequences' tokenizers), at step 0 of a post-padded one (TextVectorization).
+# Builtin ops only (NOT_EQUAL, CAST, SUM, RANGE, SELECT_V2, REDUCE_MIN, GATHER, EQUAL, MUL), per row, so the
 # batch may mix lengths. Measured exact against Keras (export's parity gate checks it per variant).
 def _real_count(ids: Any) -> Any:
     """Per row, the ids that are not padding: [batch] int32."""
@@ -320,14 +322,20 @@ def _real_count(ids: Any) -> Any:
 
 
 def _real_first(inputs: Any) -> Any:
-    """Front-padded ids [batch, steps] -> the same real ids first, padding after (the last n of each row)."""
+    """Padded ids [batch, steps] -> the same real ids first, padding after.
+
+    A row's real ids are the run from its first non-padding step (steps for an empty row), so
+    padding before them, after them or both is moved behind them.
+    """
     import tensorflow as tf
 
     ids, count = inputs
     steps = tf.shape(ids)[1]
-    positions = tf.range(steps)[None, :] + (steps - count)[:, None]  # row i, step t reads t + padding_i
+    step = tf.range(steps)[None, :]
+    start = tf.reduce_min(tf.where(tf.not_equal(ids, PADDING_ID), step, steps), axis=1)
+    positions = step + start[:, None]  # row i, step t reads t + start_i
     moved = tf.gather(ids, tf.minimum(positions, steps - 1), batch_dims=1)
-    return tf.where(positions < steps, moved, tf.zeros_like(ids))
+    return tf.where(step < count[:, None], moved, tf.zeros_like(ids))
 
 
 def _at_last_real_step(inputs: Any) -> Any:

@@ -258,8 +258,12 @@ def build_masked(keras, member: str):
 
 
 def masked_ids(rows: int) -> np.ndarray:
-    """`mixed_ids` plus a row of padding only (Keras: the zero state reaches the head)."""
+    """`mixed_ids`, every other row padded after its ids instead (as TextVectorization pads), and a
+    row of padding only (Keras: the zero state reaches the head)."""
     ids = mixed_ids(rows)
+    for row in range(1, rows, 2):
+        real = ids[row][ids[row] != 0]
+        ids[row] = np.concatenate([real, np.zeros(STEPS - len(real), ids.dtype)])
     ids[0] = 0
     return ids
 

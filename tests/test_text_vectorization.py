@@ -36,10 +36,10 @@ RAW_TEXTS = ["THE FILM WAS GREAT!!!", "I didn't like the ending... at all", "Caf
 VARIANTS_BUILT = ("onnx-fp32", "tflite-fp32")
 
 
-def _model(keras, vectorizer, rows: int = 64):  # noqa: ANN001, ANN202 - Keras objects
+def _model(keras, vectorizer, rows: int = 64, *, mask_zero: bool = False):  # noqa: ANN001, ANN202 - Keras objects
     keras.utils.set_random_seed(5)
     inputs = keras.Input(shape=(1,), dtype="string")
-    x = keras.layers.Embedding(rows, 8)(vectorizer(inputs))
+    x = keras.layers.Embedding(rows, 8, mask_zero=mask_zero)(vectorizer(inputs))
     x = keras.layers.LSTM(8)(x)
     return keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid")(x))
 
@@ -105,6 +105,28 @@ def test_export_verify_and_predict_give_the_users_model_on_raw_text(own: dict, c
     assert main(["predict", str(out), "--variant", "onnx-fp32", "--json", *RAW_TEXTS[:3]]) == 0
     printed = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
     np.testing.assert_allclose([row["score"] for row in printed], own["expected"][:3], atol=1e-4, rtol=0)
+
+
+def test_a_masked_embedding_after_the_layer_skips_its_trailing_padding(own: dict, tmp_path: Path) -> None:
+    """TextVectorization pads after the text; the masked embedding's mask-free graph finds the
+    real ids wherever the padding is (export/keras_model.py), so every variant gives Keras' answer."""
+    from edgelstm.main import main
+    from edgelstm.runtime import Classifier
+
+    tf = pytest.importorskip("tensorflow")
+    model = _model(own["keras"], own["vectorizer"], mask_zero=True)
+    model.save(tmp_path / "masked.keras")
+    expected = model(tf.constant([[text] for text in RAW_TEXTS])).numpy().reshape(-1)
+    out = tmp_path / "bundle"
+    assert main(["export", str(tmp_path / "masked.keras"), "--texts", str(own["folder"] / "gate.txt"),
+                 "--label-names", "neg,pos", "--out", str(out), "--variants", ",".join(VARIANTS_BUILT)]) == 0
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["source_run"]["architecture"]["mask_zero"] is True and manifest["task"]["padding"] == "post"
+    for variant, backend in (("onnx-fp32", "onnxruntime"), ("onnx-fp32", "numpy"), ("tflite-fp32", "litert")):
+        with Classifier.load(out, variant=variant, backend=backend) as classifier:
+            got = np.asarray(classifier.predict_proba(RAW_TEXTS), np.float32)
+        np.testing.assert_allclose(got, expected, atol=VARIANTS[variant].tolerance.max_abs_diff, rtol=0,
+                                   err_msg=f"{variant} on {backend}")
 
 
 def test_the_run_keeps_a_model_that_takes_ids(own: dict, tmp_path: Path) -> None:
