@@ -44,7 +44,7 @@ from edgelstm.core.outputs import labels_of_width
 from edgelstm.export.jobs import DEFAULT_TIMEOUT, Job, JobFailed, run_job
 from edgelstm.runtime import textarrays
 from edgelstm.runtime.standardize import RULE_TEXT_VECTORIZATION
-from edgelstm.runtime.tokenizer import KERAS_INDEX_FROM, KERAS_START_ID, VOCAB_OOV_ID, Tokenizer
+from edgelstm.runtime.tokenizer import KERAS_INDEX_FROM, KERAS_START_ID, VOCAB_OOV_ID, Tokenizer, pad_ids
 
 MODEL_SUFFIXES = (".keras", ".h5", ".hdf5")
 # TextVectorization.get_vocabulary() starts with the padding token '' and the OOV token '[UNK]',
@@ -323,17 +323,19 @@ def read_vocabulary(path: Path) -> list[str]:
 
 
 def drawn_rows(tokenizer: Tokenizer, rows: int, *, seed: int) -> dict[str, np.ndarray]:
-    """Unlabelled rows of in-vocabulary ids, lengths spread over 1..maxlen, front-padded as the tokenizer pads
-    (a keras-imdb row starts with its start marker, as an encoded text does)."""
+    """Unlabelled rows of in-vocabulary ids, lengths spread over 1..maxlen, padded on the side the tokenizer
+    pads (a TextVectorization layer's after the ids; a keras-imdb row starts with its start marker, as an
+    encoded text does)."""
     rng = np.random.default_rng(seed)
     first = KERAS_INDEX_FROM + 1 if tokenizer.kind == "keras-imdb" else VOCAB_OOV_ID + 1  # the first word's id
     maxlen = tokenizer.maxlen
     lengths = np.linspace(1, maxlen, rows).round().astype(np.int32)
     ids = np.zeros((rows, maxlen), np.int32)
     for row, length in enumerate(lengths):
-        ids[row, maxlen - length:] = rng.integers(first, tokenizer.vocab_size, length)
+        words = rng.integers(first, tokenizer.vocab_size, length)
         if tokenizer.kind == "keras-imdb":
-            ids[row, maxlen - length] = KERAS_START_ID
+            words[0] = KERAS_START_ID
+        ids[row] = pad_ids(words.tolist(), maxlen, padding=tokenizer.padding, truncating=tokenizer.truncating)
     return {"ids": ids, "labels": np.full(rows, rundir.UNLABELLED, np.int8), "lengths": lengths}
 
 

@@ -19,7 +19,8 @@ import numpy as np
 import pytest
 
 from edgelstm.core.errors import ConfigError, DataError
-from edgelstm.export.model_file import ModelFile, build_tokenizer, read_vocabulary
+from edgelstm.export.model_file import ModelFile, build_tokenizer, drawn_rows, read_vocabulary
+from edgelstm.runtime.tokenizer import Tokenizer
 
 NUM_WORDS, MAXLEN = 10000, 200  # the example's
 TRAIN_ROWS = 2000  # of the 2,500-review sample; the other 500 are the held-out data export gates on
@@ -198,6 +199,20 @@ def test_a_vocabulary_file_maps_lines_to_ids_from_two(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="a word appears twice"):
         read_vocabulary(tmp_path / "twice.txt")
 
+
+
+@pytest.mark.parametrize("padding", ["pre", "post"])
+def test_drawn_rows_are_padded_on_the_side_the_tokenizer_pads(padding: str) -> None:
+    """Without data or texts the gate runs on drawn ids: laid out as the runtime will feed them
+    (a TextVectorization tokenizer pads after the ids), every length from 1 to maxlen."""
+    tokenizer = Tokenizer(kind="vocab", maxlen=6, vocab_size=12, words=[f"w{i}" for i in range(10)],
+                          padding=padding, truncating=padding)
+    rows = drawn_rows(tokenizer, 6, seed=0)
+    assert rows["lengths"].tolist() == [1, 2, 3, 4, 5, 6]
+    for ids, length in zip(rows["ids"], rows["lengths"]):
+        real = np.arange(length) if padding == "post" else np.arange(len(ids) - length, len(ids))
+        assert ((ids[real] >= 2) & (ids[real] < 12)).all()  # words only: neither padding (0) nor unknown (1)
+        assert not np.delete(ids, real).any()  # the rest is padding
 
 def _file(path: Path) -> Path:
     path.write_bytes(b"")
