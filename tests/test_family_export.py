@@ -148,3 +148,26 @@ def test_the_preference_fits_the_stack_and_auto_loads_its_head(member_bundle: tu
     assert manifest["default_variant"] == expected[0]
     with Classifier.load(bundle) as model:
         assert model.variant == expected[0]
+
+
+def test_every_tflite_is_right_used_plainly(member_bundle: tuple[str, Path]) -> None:
+    """As an app uses a file (tests/helpers/plain.py): the ids and zeros for every state input the
+    file declares (a GRU's h0 alone, a stack's h0_layer1, ...), row after row on one interpreter."""
+    from helpers.plain import sequential_and_fresh
+
+    from edgelstm.runtime.bundle import Bundle
+    from edgelstm.runtime.parity import compare
+
+    pytest.importorskip("ai_edge_litert.interpreter", reason="needs ai-edge-litert")
+    member, path = member_bundle
+    bundle = Bundle.open(path)
+    golden = bundle.golden()
+    tflite = [name for name, entry in _manifest(path)["variants"].items() if entry["format"] == "tflite"]
+    assert tflite, member
+    for name in tflite:
+        entry = bundle.variant(name).to_dict()
+        sequential, separate = sequential_and_fresh(bundle.read_checked(entry["file"]), golden["ids"], 20)
+        np.testing.assert_array_equal(sequential[:20], separate, err_msg=f"{member} {name} keeps state between texts")
+        parity = compare(sequential, golden["keras_probs"], variant=name, labels=golden["labels"])
+        assert parity.passed, f"{member} {name} used plainly: {parity.failures}"
+        assert entry["plain_use"]["stateless"] is True and entry["plain_use"]["inputs"] == len(entry["inputs"])

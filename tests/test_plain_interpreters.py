@@ -12,50 +12,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers.plain import sequential_and_fresh
 
 from edgelstm.runtime.bundle import Bundle
 from edgelstm.runtime.parity import compare
 
-Interpreter = pytest.importorskip("ai_edge_litert.interpreter", reason="needs ai-edge-litert").Interpreter
+pytest.importorskip("ai_edge_litert.interpreter", reason="needs ai-edge-litert")
 FRESH_ROWS = 40  # a fresh interpreter per row is slow; the sequential run covers every row
-
-
-def plain_inputs(interpreter: Interpreter, ids: np.ndarray) -> dict[int, np.ndarray]:
-    """What an app feeds for one pre-padded row of ids, reading only the file's own input details."""
-    feeds = {}
-    details = interpreter.get_input_details()
-    dynamic = [d for d in details if d["dtype"] != np.float32 and int(d["shape_signature"][-1]) == -1]
-    for detail in dynamic:  # a dynamic-length ids input: an app sizes it to maxlen once
-        if int(detail["shape"][-1]) != ids.shape[-1]:
-            interpreter.resize_tensor_input(detail["index"], [1, ids.shape[-1]])
-            interpreter.allocate_tensors()
-            details = interpreter.get_input_details()
-    for detail in details:
-        shape = [int(d) for d in detail["shape"]]
-        if detail["dtype"] == np.float32:  # a fast-path state input: the plain use starts from zeros
-            feeds[detail["index"]] = np.zeros(shape, np.float32)
-        elif shape[-1] == ids.shape[-1]:
-            feeds[detail["index"]] = ids[None].astype(detail["dtype"])
-        else:  # MediaPipe's layout (the mobile files): the ids first, then padding
-            real = ids[ids != 0]
-            row = np.zeros(shape, detail["dtype"])
-            row[0, :len(real)] = real
-            feeds[detail["index"]] = row
-    return feeds
-
-
-def invoke(interpreter: Interpreter, ids: np.ndarray) -> float:
-    for index, value in plain_inputs(interpreter, ids).items():
-        interpreter.set_tensor(index, value)
-    interpreter.invoke()
-    (output,) = interpreter.get_output_details()
-    return float(interpreter.get_tensor(output["index"]).reshape(-1)[-1])  # P(label 1) is the last score
-
-
-def fresh(content: bytes) -> Interpreter:
-    interpreter = Interpreter(model_content=content)
-    interpreter.allocate_tensors()
-    return interpreter
 
 
 @pytest.fixture(scope="module")
@@ -88,9 +51,7 @@ def test_every_tflite_is_right_invoked_row_after_row_on_one_interpreter(bundle: 
     for name in names:
         entry = entry_of(bundle, name)
         content = bundle.read_checked(entry["file"])
-        one = fresh(content)
-        sequential = np.array([invoke(one, row) for row in ids], np.float32)
-        separate = np.array([invoke(fresh(content), row) for row in ids[:FRESH_ROWS]], np.float32)
+        sequential, separate = sequential_and_fresh(content, ids, FRESH_ROWS)
         # Identical arithmetic: a stateless file gives each row the same answer either way.
         np.testing.assert_array_equal(sequential[:FRESH_ROWS], separate, err_msg=f"{name} keeps state between texts")
         parity = compare(sequential, keras, variant=name, labels=golden["labels"])
