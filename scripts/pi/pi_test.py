@@ -106,8 +106,13 @@ BUNDLES = {
     "other-routes": (BINARY_RUN, ("--variants", ",".join(OTHER_ROUTES),
                                   *(option for name in OTHER_ROUTES for option in ("--route", f"{name}={OTHER_ROUTE}")),
                                   "--keep-failed")),
-    "3-labels": (TOPICS_RUN, ()),
+    # Kept if the host's gate fails one (a 3-label tiny model's mobile-dynint8 once missed MediaPipe's
+    # raw-text bound by 2 texts of 306): the Pi still shows whether each file runs, marked as failed at export.
+    "3-labels": (TOPICS_RUN, ("--keep-failed",)),
 }
+# `edgelstm export`'s exit status when the bundle was written without some variant passing
+# (export/cli.py EXIT_PARTIAL): expected of a --keep-failed bundle, whose matrix rows say so.
+EXPORT_PARTIAL = 3
 TESTS_BUNDLE = "default"  # the one the runtime's unit tests use (EDGELSTM_TEST_BUNDLE)
 # Which bundles each backend is verified on: the routes matter to the TFLite interpreters only.
 BACKEND_BUNDLES = {"litert": tuple(BUNDLES), "tflite-runtime": tuple(BUNDLES), "onnxruntime": ("default", "3-labels"),
@@ -128,13 +133,14 @@ class Progress:
         print(f"[{time.monotonic() - self.start:6.1f}s] {name}: {message} ({took:.1f} s)", flush=True)
 
 
-def run_host(argv: list[str], log: Path, *, env: dict[str, str] | None = None, timeout: float = 1800) -> None:
-    """Run a host command, its output into `log`; a failure raises with the log's tail."""
+def run_host(argv: list[str], log: Path, *, env: dict[str, str] | None = None, timeout: float = 1800,
+             accept: tuple[int, ...] = (0,)) -> None:
+    """Run a host command, its output into `log`; an exit status outside `accept` raises with the log's tail."""
     with log.open("w") as handle:
         handle.write("$ " + " ".join(argv) + "\n")
         handle.flush()
         done = subprocess.run(argv, stdout=handle, stderr=subprocess.STDOUT, env=env, cwd=REPO, timeout=timeout)
-    if done.returncode:
+    if done.returncode not in accept:
         tail = "\n".join(log.read_text().splitlines()[-15:])
         raise RuntimeError(f"`{' '.join(argv[:4])} ...` failed (exit {done.returncode}); {log}:\n{tail}")
 
@@ -211,7 +217,7 @@ def ensure_bundles(logs: Path) -> Path:
              logs / "host-train-3-labels.log")
     for name, (run, options) in BUNDLES.items():
         run_host([*edgelstm, "export", str(work / run), "--out", str(work / "bundles" / name), *options],
-                 logs / f"host-export-{name}.log")
+                 logs / f"host-export-{name}.log", accept=(0, EXPORT_PARTIAL) if "--keep-failed" in options else (0,))
     _drop_siblings(CACHE, "bundles-")  # bundles of older sources
     (work / "bundles").rename(dest)
     shutil.rmtree(work, ignore_errors=True)
