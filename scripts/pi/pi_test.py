@@ -44,6 +44,7 @@ import emulation  # noqa: E402
 import matrix  # noqa: E402
 
 from edgelstm.core.variants import TF_KERAS_FUSED, TFLITE, VARIANTS  # noqa: E402
+from edgelstm.export.cli import EXIT_PARTIAL  # noqa: E402 - a bundle written without some variant passing
 
 REPO = Path(__file__).resolve().parents[2]
 ROOT = REPO / ".pi-root"
@@ -107,12 +108,10 @@ BUNDLES = {
                                   *(option for name in OTHER_ROUTES for option in ("--route", f"{name}={OTHER_ROUTE}")),
                                   "--keep-failed")),
     # Kept if the host's gate fails one (a 3-label tiny model's mobile-dynint8 once missed MediaPipe's
-    # raw-text bound by 2 texts of 306): the Pi still shows whether each file runs, marked as failed at export.
+    # raw-text bound by 2 texts of 306): the Pi still shows whether each file runs, marked as failed at
+    # export, and the export's partial exit status (EXIT_PARTIAL) is expected of a --keep-failed bundle.
     "3-labels": (TOPICS_RUN, ("--keep-failed",)),
 }
-# `edgelstm export`'s exit status when the bundle was written without some variant passing
-# (export/cli.py EXIT_PARTIAL): expected of a --keep-failed bundle, whose matrix rows say so.
-EXPORT_PARTIAL = 3
 TESTS_BUNDLE = "default"  # the one the runtime's unit tests use (EDGELSTM_TEST_BUNDLE)
 # Which bundles each backend is verified on: the routes matter to the TFLite interpreters only.
 BACKEND_BUNDLES = {"litert": tuple(BUNDLES), "tflite-runtime": tuple(BUNDLES), "onnxruntime": ("default", "3-labels"),
@@ -217,7 +216,7 @@ def ensure_bundles(logs: Path) -> Path:
              logs / "host-train-3-labels.log")
     for name, (run, options) in BUNDLES.items():
         run_host([*edgelstm, "export", str(work / run), "--out", str(work / "bundles" / name), *options],
-                 logs / f"host-export-{name}.log", accept=(0, EXPORT_PARTIAL) if "--keep-failed" in options else (0,))
+                 logs / f"host-export-{name}.log", accept=(0, EXIT_PARTIAL) if "--keep-failed" in options else (0,))
     _drop_siblings(CACHE, "bundles-")  # bundles of older sources
     (work / "bundles").rename(dest)
     shutil.rmtree(work, ignore_errors=True)
