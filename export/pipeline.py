@@ -198,11 +198,11 @@ def _export_variant(spec: VariantSpec, route: Route, ctx: Context) -> Outcome:
 
 def family_refusal(route: Route, architecture: dict[str, Any]) -> str | None:
     """Why `route` cannot build a variant of this stack (the variant table's `family_refused`), or None."""
-    for feature in sorted(family.record_features(architecture)):
+    stack = family.stack_from_records(architecture.get("recurrent", []))
+    mask_zero = bool(architecture.get("mask_zero", False))
+    for feature in sorted(family.features(stack, mask_zero=mask_zero)):
         if feature in route.family_refused:
-            stack = family.stack_from_records(architecture.get("recurrent", []))
-            described = family.describe(stack, mask_zero=bool(architecture.get("mask_zero", False)))
-            return f"{described}: {route.family_refused[feature]}"
+            return f"{family.describe(stack, mask_zero=mask_zero)}: {route.family_refused[feature]}"
     return None
 
 

@@ -29,6 +29,8 @@ MEMBERS = {"gru": dict(cell="gru"), "stacked-lstm": dict(layers=2), "bidirection
            "masked-lstm": dict(mask_zero=True)}
 # The variants every member goes through; the mobile ones (MediaPipe's unrolled graph) have tests of their own.
 CORE_VARIANTS = [name for name, spec in VARIANTS.items() if not spec.is_mobile]
+# A fresh interpreter per row is slow: these rows are checked against fresh ones, every row against Keras.
+FRESH_ROWS = 20
 TEXTS = ["a wonderful, moving film with a great cast", "dull and far too long; i wanted my money back", ""]
 
 
@@ -153,7 +155,7 @@ def test_the_preference_fits_the_stack_and_auto_loads_its_head(member_bundle: tu
 def test_every_tflite_is_right_used_plainly(member_bundle: tuple[str, Path]) -> None:
     """As an app uses a file (tests/helpers/plain.py): the ids and zeros for every state input the
     file declares (a GRU's h0 alone, a stack's h0_layer1, ...), row after row on one interpreter."""
-    from helpers.plain import sequential_and_fresh
+    from helpers.plain import sequential_and_fresh, tflite_variants
 
     from edgelstm.runtime.bundle import Bundle
     from edgelstm.runtime.parity import compare
@@ -162,12 +164,13 @@ def test_every_tflite_is_right_used_plainly(member_bundle: tuple[str, Path]) -> 
     member, path = member_bundle
     bundle = Bundle.open(path)
     golden = bundle.golden()
-    tflite = [name for name, entry in _manifest(path)["variants"].items() if entry["format"] == "tflite"]
-    assert tflite, member
-    for name in tflite:
+    names = tflite_variants(bundle)
+    assert names, member
+    for name in names:
         entry = bundle.variant(name).to_dict()
-        sequential, separate = sequential_and_fresh(bundle.read_checked(entry["file"]), golden["ids"], 20)
-        np.testing.assert_array_equal(sequential[:20], separate, err_msg=f"{member} {name} keeps state between texts")
+        sequential, separate = sequential_and_fresh(bundle.read_checked(entry["file"]), golden["ids"], FRESH_ROWS)
+        np.testing.assert_array_equal(sequential[:FRESH_ROWS], separate,
+                                      err_msg=f"{member} {name} keeps state between texts")
         parity = compare(sequential, golden["keras_probs"], variant=name, labels=golden["labels"])
         assert parity.passed, f"{member} {name} used plainly: {parity.failures}"
         assert entry["plain_use"]["stateless"] is True and entry["plain_use"]["inputs"] == len(entry["inputs"])

@@ -200,7 +200,6 @@ def test_a_vocabulary_file_maps_lines_to_ids_from_two(tmp_path: Path) -> None:
         read_vocabulary(tmp_path / "twice.txt")
 
 
-
 @pytest.mark.parametrize("padding", ["pre", "post"])
 def test_drawn_rows_are_padded_on_the_side_the_tokenizer_pads(padding: str) -> None:
     """Without data or texts the gate runs on drawn ids: laid out as the runtime will feed them
@@ -213,6 +212,7 @@ def test_drawn_rows_are_padded_on_the_side_the_tokenizer_pads(padding: str) -> N
         real = np.arange(length) if padding == "post" else np.arange(len(ids) - length, len(ids))
         assert ((ids[real] >= 2) & (ids[real] < 12)).all()  # words only: neither padding (0) nor unknown (1)
         assert not np.delete(ids, real).any()  # the rest is padding
+
 
 def _file(path: Path) -> Path:
     path.write_bytes(b"")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers.plain import sequential_and_fresh
+from helpers.plain import sequential_and_fresh, tflite_variants
 
 from edgelstm.runtime.bundle import Bundle
 from edgelstm.runtime.parity import compare
@@ -29,10 +29,6 @@ def bundle(tiny_bundle: Path) -> Bundle:
 def entry_of(bundle: Bundle, name: str) -> dict:
     """The variant's manifest entry as written (the typed record's dict)."""
     return bundle.variant(name).to_dict()
-
-
-def tflite_variants(bundle: Bundle) -> list[str]:
-    return [name for name, entry in bundle.manifest.to_dict()["variants"].items() if entry["format"] == "tflite"]
 
 
 def test_the_bundle_has_tflite_files_for_apps(bundle: Bundle) -> None:

@@ -32,6 +32,12 @@ def _model(content: bytes):
     return schema.ModelT.InitFromObj(schema.Model.GetRootAs(content, 0))
 
 
+def _builtin(model, op) -> int:
+    """The op's builtin operator (codes past 127 live in builtinCode, older ones in deprecatedBuiltinCode)."""
+    code = model.operatorCodes[op.opcodeIndex]
+    return max(code.builtinCode, code.deprecatedBuiltinCode)
+
+
 def _pack(model) -> bytes:
     builder = flatbuffers.Builder(1024)
     builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
@@ -50,10 +56,7 @@ def without_state_resets(content: bytes) -> bytes:
 def recurrent_outputs(content: bytes) -> int:
     """The index of the fused LSTM op's output: every step's h, [1, maxlen, H]."""
     model = _model(content)
-    codes = model.operatorCodes
-    graph = model.subgraphs[0]
-    (op,) = [op for op in graph.operators if max(codes[op.opcodeIndex].builtinCode, codes[op.opcodeIndex]
-                                                 .deprecatedBuiltinCode) == LSTM_OP]
+    (op,) = [op for op in model.subgraphs[0].operators if _builtin(model, op) == LSTM_OP]
     return int(op.outputs[0])
 
 
@@ -95,18 +98,17 @@ def ids(tiny_bundle: Path) -> np.ndarray:
 
 
 def test_a_fill_op_zeroes_each_state_tensor_before_any_op_reads_it(fused: bytes) -> None:
-    graph = _model(fused).subgraphs[0]
+    model = _model(fused)
+    graph = model.subgraphs[0]
     variables = [index for index, tensor in enumerate(graph.tensors) if tensor.isVariable]
     assert len(variables) == 2  # the fused op's h and c
-    codes = _model(fused).operatorCodes
     head = graph.operators[:len(variables)]
-    assert all(max(codes[op.opcodeIndex].builtinCode, codes[op.opcodeIndex].deprecatedBuiltinCode) == FILL
-               for op in head)
+    assert all(_builtin(model, op) == FILL for op in head)
     assert sorted(int(op.outputs[0]) for op in head) == variables
     for op in head:  # the value written is the tensor's own zero: its zero point, same quantization
         target, value = graph.tensors[int(op.outputs[0])], graph.tensors[int(op.inputs[1])]
         assert value.type == target.type and list(value.quantization.scale) == list(target.quantization.scale)
-        stored = np.frombuffer(bytes(_model(fused).buffers[value.buffer].data), dtype=np.int8 if target.type ==
+        stored = np.frombuffer(bytes(model.buffers[value.buffer].data), dtype=np.int8 if target.type ==
                                schema.TensorType.INT8 else np.int16)
         assert int(stored[0]) == int(target.quantization.zeroPoint[0])
     assert tflite_info_of(fused)["reset_variables"] is False

@@ -8,6 +8,11 @@ from typing import Any
 import numpy as np
 
 
+def tflite_variants(bundle: Any) -> list[str]:
+    """The names of a bundle's (edgelstm.runtime.bundle.Bundle) .tflite variants, in the manifest's order."""
+    return [name for name, entry in bundle.manifest.to_dict()["variants"].items() if entry["format"] == "tflite"]
+
+
 def fresh(content: bytes) -> Any:
     """A new interpreter on the file, tensors allocated."""
     from ai_edge_litert.interpreter import Interpreter
